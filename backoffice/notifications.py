@@ -1,0 +1,20 @@
+"""Notifications for staff: the one place that creates them."""
+
+from .models import Notification
+
+
+def notify(*, user, kind, title, text="", link="", dedupe_key=""):
+    """Create a notification; with a `dedupe_key`, at most one per user and key.
+
+    Returns the new notification, or None when an equal one was already sent.
+    """
+    if user is None:
+        return None
+    if dedupe_key:
+        notification, created = Notification.objects.get_or_create(
+            user=user,
+            dedupe_key=dedupe_key,
+            defaults={"kind": kind, "title": title, "text": text, "link": link},
+        )
+        return notification if created else None
+    return Notification.objects.create(user=user, kind=kind, title=title, text=text, link=link)

@@ -1,0 +1,209 @@
+"""Settings, read from the environment and an optional `.env` file.
+
+With nothing set the product runs embedded: SQLite, the database cache and SqliteHuey.
+`DATABASE_URL` and `REDIS_URL` switch it to PostgreSQL and Redis (production, CI).
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+if not SECRET_KEY:
+    if not DEBUG:
+        raise environ.ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    SECRET_KEY = "insecure-dev-only-key-never-use-in-production"
+if not DEBUG and not ALLOWED_HOSTS:
+    raise environ.ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
+
+INSTALLED_APPS = [
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
+    "unfold.contrib.inlines",
+    "unfold.contrib.import_export",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "import_export",
+    "huey.contrib.djhuey",
+    "backoffice",
+    "mailer",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)  # SQLite files of the embedded mode live here
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Redis holds the mailer's counters, the sender lock and the throttles; without it the
+# database cache does the same job for a single embedded process.
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_FUNCTION": "config.cache.raw_key",
+            # Fail fast during an outage: the sender must not hang on a dead Redis.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "crm_cache",
+            "KEY_FUNCTION": "config.cache.raw_key",
+        }
+    }
+
+HUEY_IMMEDIATE = env.bool("HUEY_IMMEDIATE", default=False)
+if REDIS_URL:
+    HUEY = {
+        "huey_class": "huey.RedisHuey",
+        "name": "crm-mailer",
+        "immediate": HUEY_IMMEDIATE,
+        "connection": {"url": REDIS_URL},
+        "consumer": {"workers": 2, "worker_type": "thread"},
+    }
+else:
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "crm-mailer",
+        "immediate": HUEY_IMMEDIATE,
+        "filename": str(DATA_DIR / "huey.sqlite3"),
+        "consumer": {"workers": 2, "worker_type": "thread"},
+    }
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "ru"
+LANGUAGES = [("ru", "Русский")]
+TIME_ZONE = "Europe/Moscow"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+LOGIN_URL = "admin:login"
+
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# --- Mailer -------------------------------------------------------------------------------
+# Every number is read at call time through django.conf.settings, so tests and operators
+# can change it without a restart of anything but the process that reads it.
+MAILER_RATE_PER_HOUR = env.int("MAILER_RATE_PER_HOUR", default=100)
+MAILER_MAX_CAMPAIGN_RECIPIENTS = env.int("MAILER_MAX_CAMPAIGN_RECIPIENTS", default=10000)
+MAILER_THROTTLE_CAMPAIGN_START_PER_HOUR = env.int(
+    "MAILER_THROTTLE_CAMPAIGN_START_PER_HOUR", default=10
+)
+MAILER_THROTTLE_TEST_EMAIL_PER_HOUR = env.int("MAILER_THROTTLE_TEST_EMAIL_PER_HOUR", default=5)
+MAILER_CIRCUIT_BREAKER_THRESHOLD = env.int("MAILER_CIRCUIT_BREAKER_THRESHOLD", default=10)
+MAILER_STUCK_AFTER_MINUTES = env.int("MAILER_STUCK_AFTER_MINUTES", default=30)
+MAILER_WORKING_HOURS_ENABLED = env.bool("MAILER_WORKING_HOURS_ENABLED", default=True)
+MAILER_WORKING_HOURS_START = env.int("MAILER_WORKING_HOURS_START", default=9)
+MAILER_WORKING_HOURS_END = env.int("MAILER_WORKING_HOURS_END", default=18)
+MAILER_TIME_ZONE = env.str("MAILER_TIME_ZONE", default="Europe/Moscow")
+MAILER_SMTP_TIMEOUT = env.float("MAILER_SMTP_TIMEOUT", default=15.0)
+MAILER_SMTP_BZ_API_URL = env.str("MAILER_SMTP_BZ_API_URL", default="https://api.smtp.bz/v1")
+MAILER_SMTP_BZ_API_TIMEOUT = env.float("MAILER_SMTP_BZ_API_TIMEOUT", default=10.0)
+MAILER_PUBLIC_BASE_URL = env.str("MAILER_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+MAILER_UNSUBSCRIBE_MAILTO = env.str("MAILER_UNSUBSCRIBE_MAILTO", default="")
+MAILER_SENDER_LOCK_TTL = env.int("MAILER_SENDER_LOCK_TTL", default=600)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_emails": {"()": "mailer.pii.RedactEmailsFilter"}},
+    "formatters": {
+        "text": {"()": "mailer.pii.KeyValueFormatter"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"levelname": "level", "asctime": "time", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": env.str("LOG_FORMAT", default="text" if DEBUG else "json"),
+            "filters": ["redact_emails"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "mailer": {"level": env.str("MAILER_LOG_LEVEL", default="INFO")},
+        "huey": {"level": "INFO"},
+        "mail.log": {"level": "WARNING"},  # aiosmtpd's catcher narrates every SMTP command
+    },
+}

@@ -1,0 +1,16 @@
+"""E-mail addresses as the mailer stores them: trimmed and lower-case, so one person is one row."""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+
+def normalize_email(value):
+    return (value or "").strip().lower()
+
+
+def is_valid_email(value):
+    try:
+        validate_email(value)
+    except ValidationError:
+        return False
+    return True

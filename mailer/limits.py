@@ -1,0 +1,144 @@
+"""Counters, the sender lock and throttles, kept in the cache (Redis in production).
+
+Everything goes through Django's cache API, so the embedded mode (database cache) runs the
+same code. Keys are spelled exactly as operators read them with redis-cli.
+
+When the cache is unreachable the hourly counter fails open (sending goes on, the error is
+logged) and the throttles fail closed (staff get «Сервис временно недоступен»).
+"""
+
+import logging
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError
+from redis.exceptions import RedisError
+
+from . import policy
+from .exceptions import MailerError
+
+logger = logging.getLogger(__name__)
+
+CACHE_ERRORS = (RedisError, DatabaseError, OSError)
+SENDER_LOCK_KEY = "crm:mailer:send_pending_emails:lock"
+SERVICE_UNAVAILABLE = "Сервис временно недоступен. Попробуйте через несколько минут."
+
+
+def hourly_rate_key(*, now):
+    return f"crm:mailer:rate:hour:{policy.hour_label(now=now)}"
+
+
+def throttle_key(action, user_id):
+    return f"crm:mailer:throttle:{action}:user:{user_id}"
+
+
+def _increment(key, *, ttl_seconds):
+    # `incr` on a missing key raises; `add` creates it with its expiry only if it is absent.
+    cache.add(key, 0, max(1, int(ttl_seconds)))
+    return cache.incr(key)
+
+
+def hourly_sent(*, now):
+    """Sends counted this hour, or None when the counter cannot be read."""
+    try:
+        return int(cache.get(hourly_rate_key(now=now)) or 0)
+    except CACHE_ERRORS as exc:
+        logger.error("Hourly rate counter unavailable", extra={"error": str(exc)})
+        return None
+
+
+def count_hourly_send(*, now):
+    """Counts one send against this hour; returns the new count, or None if the cache is down."""
+    try:
+        return _increment(hourly_rate_key(now=now), ttl_seconds=2 * 3600)
+    except CACHE_ERRORS as exc:
+        logger.error(
+            "Hourly rate counter unavailable, sending without it (fail-open)",
+            extra={"error": str(exc)},
+        )
+        return None
+
+
+def uncount_hourly_send(*, now):
+    try:
+        cache.decr(hourly_rate_key(now=now))
+    except (*CACHE_ERRORS, ValueError):
+        pass  # the counter is gone or unreachable: nothing to give back
+
+
+def throttle(action, *, user, limit, now):
+    """Counts one `action` by `user` in the current clock hour; refuses past `limit`.
+
+    Windows are clock hours so the refusal can say exactly when it lifts.
+    """
+    resets_at = policy.next_hour_start(now=now)
+    try:
+        count = _increment(throttle_key(action, user.pk), ttl_seconds=(resets_at - now).total_seconds())
+    except CACHE_ERRORS as exc:
+        logger.error("Throttle unavailable, refusing (fail-closed)", extra={"action": action, "error": str(exc)})
+        raise MailerError(SERVICE_UNAVAILABLE) from exc
+    if count > limit:
+        minutes = max(1, round((resets_at - now) / timedelta(minutes=1)))
+        raise MailerError(
+            f"Слишком часто: не больше {limit} в час. "
+            f"Попробуйте через {minutes} мин., после {resets_at:%H:%M}."
+        )
+    return count
+
+
+class SenderLock:
+    """`SET NX` with a TTL: one sender at a time. Released or extended only by its owner.
+
+    The lock only saves work; recipients are claimed in the database, so a lost lock never
+    sends an address twice. Its value is a random number, readable with redis-cli.
+    """
+
+    def __init__(self):
+        self.token = secrets.randbits(62)
+        self.held = False
+
+    def acquire(self):
+        """True if this process may send; also True when the cache is down (fail-open)."""
+        try:
+            self.held = cache.add(SENDER_LOCK_KEY, self.token, settings.MAILER_SENDER_LOCK_TTL)
+        except CACHE_ERRORS as exc:
+            logger.error("Sender lock unavailable, sending without it", extra={"error": str(exc)})
+            return True
+        return self.held
+
+    def _owned(self):
+        try:
+            return self.held and cache.get(SENDER_LOCK_KEY) == self.token
+        except CACHE_ERRORS:
+            return self.held  # cannot tell while the cache is down: keep going (fail-open)
+
+    def extend(self):
+        """Keeps the lock for another TTL; False if it was lost (expired or taken)."""
+        if not self.held:
+            return True
+        if not self._owned():
+            self.held = False
+            return False
+        try:
+            cache.touch(SENDER_LOCK_KEY, settings.MAILER_SENDER_LOCK_TTL)
+        except CACHE_ERRORS:
+            pass  # the cache went down mid-pass: the database claims still keep sends single
+        return True
+
+    def release(self):
+        if self._owned():
+            try:
+                cache.delete(SENDER_LOCK_KEY)
+            except CACHE_ERRORS:
+                pass  # it expires by its TTL
+        self.held = False
+
+
+def sender_lock_holder():
+    """The current lock value, or None (free or unreadable): for status screens."""
+    try:
+        return cache.get(SENDER_LOCK_KEY)
+    except CACHE_ERRORS:
+        return None

@@ -1,0 +1,314 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+
+class GlobalMailAccount(models.Model):
+    """The one SMTP account every campaign sends through (a singleton row, pk=1)."""
+
+    is_enabled = models.BooleanField("отправка включена", default=False)
+    smtp_host = models.CharField("SMTP-сервер", max_length=255, default="connect.smtp.bz")
+    smtp_port = models.PositiveIntegerField("порт", default=587)
+    smtp_username = models.CharField("логин", max_length=255, blank=True)
+    smtp_password = models.CharField("пароль", max_length=255, blank=True)
+    use_tls = models.BooleanField("STARTTLS", default=True)
+    use_ssl = models.BooleanField("SSL", default=False)
+    from_email = models.CharField("адрес отправителя", max_length=254, default="noreply@example.com")
+    from_name = models.CharField("имя отправителя", max_length=255, blank=True)
+    reply_to = models.CharField("адрес для ответа", max_length=254, blank=True)
+    per_user_daily_limit = models.PositiveIntegerField(
+        "дневной лимит на менеджера", default=500, help_text="0 — без лимита"
+    )
+    smtp_bz_api_key = models.CharField("API-ключ smtp.bz", max_length=255, blank=True)
+    updated_at = models.DateTimeField("изменён", auto_now=True)
+
+    class Meta:
+        verbose_name = "почтовый аккаунт"
+        verbose_name_plural = "настройки почты"
+
+    def __str__(self):
+        return f"{self.smtp_host}:{self.smtp_port}"
+
+    def clean(self):
+        if self.use_tls and self.use_ssl:
+            raise ValidationError("Выберите что-то одно: STARTTLS или SSL.")
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def load(cls):
+        account, _ = cls.objects.get_or_create(pk=1)
+        return account
+
+
+class SmtpBzQuota(models.Model):
+    """The provider's monthly quota as last synced; the newest row is current."""
+
+    emails_limit = models.PositiveIntegerField("лимит в месяц", default=0)
+    emails_available = models.IntegerField("осталось писем", default=0)
+    last_synced_at = models.DateTimeField("последняя синхронизация", null=True, blank=True)
+    sync_error = models.TextField("ошибка синхронизации", blank=True)
+    raw_payload = models.JSONField("ответ API", default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "квота smtp.bz"
+        verbose_name_plural = "квота smtp.bz"
+
+    def __str__(self):
+        return f"{self.emails_available} / {self.emails_limit}"
+
+    @classmethod
+    def current(cls):
+        return cls.objects.order_by("-id").first()
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Черновик"
+        READY = "ready", "В очереди"
+        SENDING = "sending", "Отправляется"
+        PAUSED = "paused", "На паузе"
+        SENT = "sent", "Отправлена"
+
+    name = models.CharField("название", max_length=255)
+    subject = models.CharField("тема письма", max_length=255)
+    body_html = models.TextField("текст письма (HTML)")
+    body_text = models.TextField(
+        "текст письма (без оформления)",
+        blank=True,
+        help_text="Если пусто, текст соберётся из HTML.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="автор",
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+    )
+    status = models.CharField("статус", max_length=16, choices=Status, default=Status.DRAFT)
+    created_at = models.DateTimeField("создана", auto_now_add=True)
+    updated_at = models.DateTimeField("изменена", auto_now=True)
+
+    class Meta:
+        verbose_name = "кампания"
+        verbose_name_plural = "кампании"
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.name
+
+
+class CampaignAttachment(models.Model):
+    campaign = models.ForeignKey(
+        Campaign, verbose_name="кампания", on_delete=models.CASCADE, related_name="attachments"
+    )
+    file = models.FileField("файл", upload_to="attachments/%Y/%m/")
+
+    class Meta:
+        verbose_name = "вложение"
+        verbose_name_plural = "вложения"
+
+    def __str__(self):
+        return self.file.name.rsplit("/", 1)[-1]
+
+
+class CampaignRecipient(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Ожидает"
+        SENDING = "sending", "Отправляется"
+        SENT = "sent", "Отправлено"
+        FAILED = "failed", "Ошибка"
+        UNSUBSCRIBED = "unsubscribed", "Отписан"
+
+    class ErrorKind(models.TextChoices):
+        NONE = "", "—"
+        PERMANENT = "permanent", "Постоянная"
+        TRANSIENT = "transient", "Временная"
+        INVALID = "invalid", "Некорректный адрес"
+        INTERRUPTED = "interrupted", "Отправка прервана"
+
+    # Kinds worth another try: the message surely did not go (transient), or staff decide
+    # after an interruption whose outcome is unknown.
+    RETRYABLE_ERROR_KINDS = (ErrorKind.TRANSIENT, ErrorKind.INTERRUPTED)
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name="кампания", on_delete=models.CASCADE, related_name="recipients"
+    )
+    email = models.CharField("e-mail", max_length=254)
+    name = models.CharField("имя", max_length=255, blank=True)
+    company = models.ForeignKey(
+        "backoffice.Company",
+        verbose_name="компания",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    contact = models.ForeignKey(
+        "backoffice.Contact",
+        verbose_name="контакт",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    variables = models.JSONField("переменные шаблона", default=dict, blank=True)
+    status = models.CharField(
+        "статус", max_length=16, choices=Status, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField("попыток", default=0)
+    error_kind = models.CharField(
+        "тип ошибки", max_length=16, choices=ErrorKind, default=ErrorKind.NONE, blank=True
+    )
+    last_error = models.TextField("последняя ошибка", blank=True)
+    claimed_at = models.DateTimeField("взят в отправку", null=True, blank=True)
+    sent_at = models.DateTimeField("отправлено", null=True, blank=True)
+    smtp_message_id = models.CharField("Message-ID", max_length=255, blank=True)
+    created_at = models.DateTimeField("добавлен", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "получатель"
+        verbose_name_plural = "получатели"
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "email"], name="recipient_unique_email_per_campaign"
+            )
+        ]
+        indexes = [models.Index(fields=["campaign", "status"], name="recipient_campaign_status")]
+
+    def __str__(self):
+        return self.email
+
+
+class CampaignQueue(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Ожидает"
+        PROCESSING = "processing", "Отправляется"
+        PAUSED = "paused", "На паузе"
+        COMPLETED = "completed", "Завершена"
+        CANCELLED = "cancelled", "Отменена"
+
+    class DeferReason(models.TextChoices):
+        NONE = "", "—"
+        RATE_PER_HOUR = "rate_per_hour", "Достигнут лимит писем в час"
+        DAILY_LIMIT = "daily_limit", "Достигнут дневной лимит менеджера"
+        QUOTA_EXHAUSTED = "quota_exhausted", "Исчерпана месячная квота провайдера"
+        OUTSIDE_HOURS = "outside_hours", "Вне рабочего времени (09:00–18:00 МСК)"
+        CIRCUIT_BREAKER = "circuit_breaker", "Много ошибок SMTP подряд"
+
+    campaign = models.OneToOneField(
+        Campaign, verbose_name="кампания", on_delete=models.CASCADE, related_name="queue"
+    )
+    status = models.CharField(
+        "статус", max_length=16, choices=Status, default=Status.PENDING, db_index=True
+    )
+    priority = models.IntegerField("приоритет", default=0)
+    queued_at = models.DateTimeField("поставлена в очередь")
+    started_at = models.DateTimeField("начало отправки", null=True, blank=True)
+    heartbeat_at = models.DateTimeField("последняя активность", null=True, blank=True)
+    completed_at = models.DateTimeField("завершена", null=True, blank=True)
+    defer_reason = models.CharField(
+        "причина отложения", max_length=32, choices=DeferReason, default="", blank=True
+    )
+    deferred_until = models.DateTimeField("отложена до", null=True, blank=True)
+    consecutive_transient_errors = models.PositiveIntegerField("временных ошибок подряд", default=0)
+
+    class Meta:
+        verbose_name = "очередь кампании"
+        verbose_name_plural = "очередь"
+        ordering = ["-priority", "queued_at"]
+
+    def __str__(self):
+        return f"Очередь: {self.campaign}"
+
+
+class SendLog(models.Model):
+    class Kind(models.TextChoices):
+        CAMPAIGN = "campaign", "Кампания"
+        TEST = "test", "Тестовое"
+
+    class Status(models.TextChoices):
+        SENT = "sent", "Отправлено"
+        FAILED = "failed", "Ошибка"
+
+    campaign = models.ForeignKey(
+        Campaign,
+        verbose_name="кампания",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="send_logs",
+    )
+    recipient = models.ForeignKey(
+        CampaignRecipient,
+        verbose_name="получатель",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="send_logs",
+    )
+    kind = models.CharField("вид", max_length=16, choices=Kind, default=Kind.CAMPAIGN)
+    email = models.CharField("e-mail", max_length=254)
+    status = models.CharField("статус", max_length=16, choices=Status)
+    provider = models.CharField("провайдер", max_length=255, blank=True)
+    smtp_message_id = models.CharField("Message-ID", max_length=255, blank=True)
+    error = models.TextField("ошибка", blank=True)
+    took_ms = models.PositiveIntegerField("время, мс", default=0)
+    created_at = models.DateTimeField("время", auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "запись журнала отправки"
+        verbose_name_plural = "журнал отправки"
+        ordering = ["-created_at"]
+        constraints = [
+            # The last line of defence against a double send: one success per recipient.
+            models.UniqueConstraint(
+                fields=["recipient"],
+                condition=Q(status="sent"),
+                name="sendlog_one_success_per_recipient",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.get_status_display()}"
+
+
+class Unsubscribe(models.Model):
+    class Source(models.TextChoices):
+        LINK = "link", "Ссылка в письме"
+        ONE_CLICK = "one_click", "Отписка в один клик"
+        MANUAL = "manual", "Вручную"
+        IMPORT = "import", "Импорт"
+        BOUNCE = "bounce", "Адрес не существует"
+        PROVIDER = "provider", "Список провайдера"
+
+    email = models.CharField("e-mail", max_length=254, unique=True)
+    source = models.CharField("источник", max_length=16, choices=Source)
+    campaign = models.ForeignKey(
+        Campaign,
+        verbose_name="кампания",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="unsubscribes",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="добавил",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField("дата", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "отписка"
+        verbose_name_plural = "отписки"
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.email

@@ -1,0 +1,94 @@
+"""The sending rules as pure functions.
+
+Nothing here reads the clock or the database: callers pass `now` (an aware datetime) and the
+figures they measured, so every boundary (17:59:59, 18:00, the end of an hour or a month) is
+a plain function call in the tests.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+
+from .models import CampaignQueue
+
+Reason = CampaignQueue.DeferReason
+
+
+@dataclass(frozen=True)
+class Deferral:
+    reason: str
+    until: datetime | None  # None: until someone resumes it by hand
+
+
+@dataclass(frozen=True)
+class SendingBudget:
+    """What is left to send right now, as measured by the caller."""
+
+    hourly_sent: int
+    hourly_limit: int
+    owner_sent_today: int
+    daily_limit: int  # 0: no daily limit
+    quota_available: int | None  # None: the provider's quota was never synced
+
+
+def local_time(now):
+    return now.astimezone(ZoneInfo(settings.MAILER_TIME_ZONE))
+
+
+def is_working_hours(*, now):
+    if not settings.MAILER_WORKING_HOURS_ENABLED:
+        return True
+    hour = local_time(now).hour
+    return settings.MAILER_WORKING_HOURS_START <= hour < settings.MAILER_WORKING_HOURS_END
+
+
+def _at_opening(day):
+    return day.replace(hour=settings.MAILER_WORKING_HOURS_START, minute=0, second=0, microsecond=0)
+
+
+def next_working_start(*, now):
+    """Opening time today if the working day has not begun yet, else tomorrow's."""
+    local = local_time(now)
+    opening = _at_opening(local)
+    return opening if local < opening else next_day_start(now=now)
+
+
+def next_day_start(*, now):
+    return _at_opening(local_time(now) + timedelta(days=1))
+
+
+def next_hour_start(*, now):
+    local = local_time(now)
+    return local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+
+def day_start(*, now):
+    return local_time(now).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def hour_label(*, now):
+    """The hour a send counts against, in the mailer's time zone: `2026-11-30:10`."""
+    return local_time(now).strftime("%Y-%m-%d:%H")
+
+
+def first_blocking_gate(budget, *, now):
+    """The first gate that stops sending now, as a Deferral, or None when all are open.
+
+    Order matters: the reason staff see is the first one, and its time is when that gate opens.
+    """
+    if not is_working_hours(now=now):
+        return Deferral(Reason.OUTSIDE_HOURS, next_working_start(now=now))
+    if budget.quota_available is not None and budget.quota_available <= 0:
+        # The quota only grows when it is synced, at the top of every hour.
+        return Deferral(Reason.QUOTA_EXHAUSTED, next_hour_start(now=now))
+    if budget.daily_limit and budget.owner_sent_today >= budget.daily_limit:
+        return Deferral(Reason.DAILY_LIMIT, next_day_start(now=now))
+    if budget.hourly_sent >= budget.hourly_limit:
+        return Deferral(Reason.RATE_PER_HOUR, next_hour_start(now=now))
+    return None
+
+
+def trips_circuit_breaker(consecutive_transient_errors):
+    return consecutive_transient_errors >= settings.MAILER_CIRCUIT_BREAKER_THRESHOLD

@@ -1,0 +1,118 @@
+"""The provider's monthly quota: synced from the smtp.bz API, spent by every send."""
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import F
+
+from .models import CampaignQueue, GlobalMailAccount, SmtpBzQuota
+
+logger = logging.getLogger(__name__)
+
+
+class QuotaSyncError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class QuotaFigures:
+    emails_limit: int
+    emails_available: int
+
+
+def parse_user_payload(payload):
+    """Maps `GET /user` to quota figures. smtp.bz documents the fields thinly; seen in the
+    wild: `quota` (e-mails left this period, a number or {available|remaining, limit|total})
+    and `tarif_quota` (the plan's monthly e-mails)."""
+    if not isinstance(payload, dict):
+        raise QuotaSyncError("ответ API не является объектом JSON")
+    quota = payload.get("quota")
+    nested = quota if isinstance(quota, dict) else {}
+    available = _first_number(nested.get("available"), nested.get("remaining"), quota)
+    limit = _first_number(payload.get("tarif_quota"), nested.get("limit"), nested.get("total"))
+    if available is None:
+        raise QuotaSyncError(f"в ответе API нет остатка квоты (поля: {', '.join(sorted(payload)) or 'нет'})")
+    return QuotaFigures(emails_limit=max(limit or 0, 0), emails_available=available)
+
+
+def _first_number(*candidates):
+    for value in candidates:
+        if isinstance(value, bool) or isinstance(value, dict):
+            continue
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def fetch_user(*, api_key):
+    url = settings.MAILER_SMTP_BZ_API_URL.rstrip("/") + "/user"
+    request = urllib.request.Request(url, headers={"Authorization": api_key, "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=settings.MAILER_SMTP_BZ_API_TIMEOUT) as response:
+            return json.loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        raise QuotaSyncError(f"API smtp.bz ответил {exc.code}") from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise QuotaSyncError(f"API smtp.bz недоступен: {getattr(exc, 'reason', exc)}") from exc
+    except ValueError as exc:
+        raise QuotaSyncError("API smtp.bz вернул не JSON") from exc
+
+
+def sync_quota(*, now):
+    """Stores the provider's figures in the current quota row; on failure records the error
+    and keeps the last good figures. Then lets quota-deferred campaigns go on if e-mails are
+    left. Returns the current row (None if the API key is not set and nothing was ever synced).
+    """
+    api_key = GlobalMailAccount.load().smtp_bz_api_key
+    current = SmtpBzQuota.current()
+    if api_key:
+        current = _store(current, api_key=api_key, now=now)
+    else:
+        logger.info("smtp.bz API key is not set, quota not synced")
+    if current and current.emails_available > 0:
+        resume_quota_deferred(now=now)
+    return current
+
+
+def _store(current, *, api_key, now):
+    row = current or SmtpBzQuota()
+    try:
+        payload = fetch_user(api_key=api_key)
+        figures = parse_user_payload(payload)
+    except QuotaSyncError as exc:
+        row.sync_error = str(exc)
+        row.save()
+        logger.error("smtp.bz quota sync failed", extra={"error": str(exc)})
+        return row
+    row.emails_limit = figures.emails_limit
+    row.emails_available = figures.emails_available
+    row.last_synced_at = now
+    row.sync_error = ""
+    row.raw_payload = payload
+    row.save()
+    logger.info(
+        "smtp.bz quota synced",
+        extra={"emails_available": figures.emails_available, "emails_limit": figures.emails_limit},
+    )
+    return row
+
+
+def resume_quota_deferred(*, now):
+    """Campaigns waiting for quota become due now; the sender re-checks the gate."""
+    return CampaignQueue.objects.filter(
+        status=CampaignQueue.Status.PENDING,
+        defer_reason=CampaignQueue.DeferReason.QUOTA_EXHAUSTED,
+        deferred_until__gt=now,
+    ).update(deferred_until=now)
+
+
+def consume(quota, count=1):
+    """Spends `count` e-mails of the quota in one atomic decrement."""
+    if quota is not None and count:
+        SmtpBzQuota.objects.filter(pk=quota.pk).update(emails_available=F("emails_available") - count)

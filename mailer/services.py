@@ -1,0 +1,273 @@
+"""Campaign actions: the only writers of campaign state outside the sending pipeline.
+
+Admin actions, commands and tests call these. Each refusal is a MailerError whose message
+is the Russian text staff read.
+"""
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.template import TemplateSyntaxError
+from django.utils import timezone
+
+from . import limits, policy, sending
+from .addresses import is_valid_email, normalize_email
+from .exceptions import MailerError
+from .messages import CampaignTemplate
+from .models import Campaign, CampaignQueue, CampaignRecipient, GlobalMailAccount
+from .suppression import suppressed_among
+
+Status = Campaign.Status
+Recipient = CampaignRecipient.Status
+Queue = CampaignQueue.Status
+
+NO_RECIPIENTS = "Нет писем в очереди: в кампании нет получателей, ожидающих отправки."
+ACCOUNT_DISABLED = "Отправка выключена: включите почтовый аккаунт в «Настройках почты»."
+
+
+@transaction.atomic
+def campaign_start(*, campaign, user):
+    """Draft or paused → `ready`, with its queue created or re-armed for the sender."""
+    campaign = _locked(campaign)
+    _require_status(campaign, {Status.DRAFT, Status.PAUSED}, action="запустить")
+    _require_account_enabled()
+    _require_compiles(campaign)
+    counts = _recipient_counts(campaign)
+    if not counts["pending"]:
+        raise MailerError(NO_RECIPIENTS)
+    limit = settings.MAILER_MAX_CAMPAIGN_RECIPIENTS
+    if counts["total"] > limit:
+        raise MailerError(
+            f"В кампании {counts['total']} получателей — это больше лимита {limit}. "
+            "Разделите список на несколько кампаний."
+        )
+    now = timezone.now()
+    limits.throttle(
+        "campaign_start", user=user, limit=settings.MAILER_THROTTLE_CAMPAIGN_START_PER_HOUR, now=now
+    )
+    campaign.status = Status.READY
+    campaign.save(update_fields=["status", "updated_at"])
+    _arm_queue(campaign, now=now)
+    return campaign
+
+
+@transaction.atomic
+def campaign_pause(*, campaign, user):
+    campaign = _locked(campaign)
+    _require_status(campaign, {Status.READY, Status.SENDING}, action="поставить на паузу")
+    campaign.status = Status.PAUSED
+    campaign.save(update_fields=["status", "updated_at"])
+    CampaignQueue.objects.filter(campaign=campaign).exclude(status=Queue.COMPLETED).update(
+        status=Queue.PAUSED, defer_reason="", deferred_until=None
+    )
+    return campaign
+
+
+@transaction.atomic
+def campaign_resume(*, campaign, user):
+    """Paused (by staff or the circuit breaker) or deferred → back to the sender now.
+
+    The gates are checked again on the next pass; a deferral that still holds comes back
+    with the same reason and time (and no second notification).
+    """
+    campaign = _locked(campaign)
+    queue = CampaignQueue.objects.filter(campaign=campaign).first()
+    deferred = queue is not None and queue.status == Queue.PENDING and queue.deferred_until
+    if campaign.status != Status.PAUSED and not deferred:
+        raise MailerError(
+            f"Кампания «{campaign.name}» не на паузе и не отложена — возобновлять нечего."
+        )
+    if campaign.status == Status.PAUSED:
+        _require_account_enabled()
+        if not _recipient_counts(campaign)["pending"]:
+            raise MailerError(NO_RECIPIENTS)
+        campaign.status = Status.SENDING if _has_outcomes(campaign) else Status.READY
+        campaign.save(update_fields=["status", "updated_at"])
+    CampaignQueue.objects.filter(campaign=campaign).update(
+        status=Queue.PENDING, defer_reason="", deferred_until=None, completed_at=None
+    )
+    return campaign
+
+
+@transaction.atomic
+def campaign_retry_failed(*, campaign, user):
+    """Puts recipients whose failure was temporary (or whose send was interrupted) back in
+    the queue. Permanent failures (a rejected or invalid address) are not retried."""
+    campaign = _locked(campaign)
+    _require_status(campaign, {Status.SENDING, Status.PAUSED}, action="повторить")
+    _require_account_enabled()
+    failed = campaign.recipients.filter(status=Recipient.FAILED)
+    retried = failed.filter(error_kind__in=CampaignRecipient.RETRYABLE_ERROR_KINDS).update(
+        status=Recipient.PENDING, error_kind="", last_error="", claimed_at=None
+    )
+    if not retried:
+        permanent = failed.count()
+        raise MailerError(
+            "Нет писем для повтора."
+            + (f" {permanent} с постоянными ошибками (адрес отклонён) не повторяются." if permanent else "")
+        )
+    # A finished queue goes back in line; a paused one waits for «Возобновить».
+    CampaignQueue.objects.filter(campaign=campaign, status=Queue.COMPLETED).update(
+        status=Queue.PENDING, queued_at=timezone.now(), completed_at=None
+    )
+    return retried
+
+
+def send_test_email(*, campaign, user, to):
+    """Sends one test message now; counts in the hourly rate and writes SendLog(kind=test)."""
+    to = normalize_email(to)
+    if not is_valid_email(to):
+        raise MailerError(f"«{to}» — некорректный адрес e-mail.")
+    account = _require_account_enabled()
+    _require_compiles(campaign)
+    now = timezone.now()
+    limits.throttle(
+        "send_test_email", user=user, limit=settings.MAILER_THROTTLE_TEST_EMAIL_PER_HOUR, now=now
+    )
+    count = limits.count_hourly_send(now=now)
+    if count is not None and count > sending.rate_per_hour():
+        limits.uncount_hourly_send(now=now)
+        raise MailerError(
+            f"Достигнут лимит {sending.rate_per_hour()} писем в час. "
+            f"Тестовое письмо можно отправить после {policy.local_time(policy.next_hour_start(now=now)):%H:%M}."
+        )
+    log = sending.send_test_message(campaign=campaign, account=account, to=to)
+    if log.status != log.Status.SENT:
+        raise MailerError(f"Тестовое письмо не отправлено: {log.error}")
+    return log
+
+
+@dataclass
+class AddedRecipients:
+    created: int = 0
+    duplicates: int = 0
+    unsubscribed: int = 0
+    invalid: list = field(default_factory=list)  # the rejected addresses, as given
+
+    def summary(self):
+        parts = [f"добавлено получателей: {self.created}"]
+        if self.duplicates:
+            parts.append(f"повторы пропущены: {self.duplicates}")
+        if self.unsubscribed:
+            parts.append(f"отписались ранее (не получат писем): {self.unsubscribed}")
+        if self.invalid:
+            parts.append(f"некорректные адреса не добавлены: {', '.join(self.invalid)}")
+        return "; ".join(parts).capitalize() + "."
+
+
+@dataclass(frozen=True)
+class NewRecipient:
+    email: str
+    name: str = ""
+    company: object = None
+    contact: object = None
+    variables: dict = field(default_factory=dict)
+
+
+def add_recipients(*, campaign, recipients):
+    """Adds recipients, deduplicated against the campaign and each other.
+
+    Invalid addresses are reported, not added; unsubscribed ones are added marked
+    `unsubscribed` so staff see why they get nothing.
+    """
+    _require_status(campaign, {Status.DRAFT, Status.PAUSED}, action="дополнить")
+    result = AddedRecipients()
+    fresh = {}
+    for recipient in recipients:
+        email = normalize_email(recipient.email)
+        if not is_valid_email(email):
+            result.invalid.append(recipient.email.strip() or "(пусто)")
+        elif email in fresh:
+            result.duplicates += 1
+        else:
+            fresh[email] = recipient
+    existing = set(campaign.recipients.filter(email__in=list(fresh)).values_list("email", flat=True))
+    result.duplicates += len(existing)
+    suppressed = suppressed_among(fresh)
+    rows = [
+        CampaignRecipient(
+            campaign=campaign,
+            email=email,
+            name=r.name,
+            company=r.company,
+            contact=r.contact,
+            variables=r.variables,
+            status=Recipient.UNSUBSCRIBED if email in suppressed else Recipient.PENDING,
+        )
+        for email, r in fresh.items()
+        if email not in existing
+    ]
+    CampaignRecipient.objects.bulk_create(rows, ignore_conflicts=True)
+    result.created = len(rows)
+    result.unsubscribed = sum(1 for row in rows if row.status == Recipient.UNSUBSCRIBED)
+    return result
+
+
+def recipients_from_companies(*, campaign, companies):
+    """Each company's own e-mail and its contacts' e-mails become recipients."""
+    new = []
+    for company in companies.prefetch_related("contacts"):
+        if company.email:
+            new.append(NewRecipient(email=company.email, name=company.name, company=company))
+        for contact in company.contacts.all():
+            if contact.email:
+                new.append(
+                    NewRecipient(email=contact.email, name=contact.full_name, company=company, contact=contact)
+                )
+    return add_recipients(campaign=campaign, recipients=new)
+
+
+# --- shared checks -------------------------------------------------------------------------
+
+
+def _locked(campaign):
+    """The campaign row, fresh and locked until the action's transaction ends."""
+    return Campaign.objects.select_for_update().get(pk=campaign.pk)
+
+
+def _require_status(campaign, allowed, *, action):
+    if campaign.status not in allowed:
+        raise MailerError(
+            f"Кампанию «{campaign.name}» в статусе «{campaign.get_status_display()}» нельзя {action}."
+        )
+
+
+def _require_account_enabled():
+    account = GlobalMailAccount.load()
+    if not account.is_enabled:
+        raise MailerError(ACCOUNT_DISABLED)
+    return account
+
+
+def _require_compiles(campaign):
+    try:
+        CampaignTemplate(subject=campaign.subject, body_html=campaign.body_html, body_text=campaign.body_text)
+    except TemplateSyntaxError as exc:
+        raise MailerError(f"Ошибка в шаблоне письма: {exc}") from exc
+
+
+def _recipient_counts(campaign):
+    return campaign.recipients.aggregate(
+        total=Count("id"), pending=Count("id", filter=Q(status=Recipient.PENDING))
+    )
+
+
+def _has_outcomes(campaign):
+    return campaign.recipients.exclude(status__in=[Recipient.PENDING, Recipient.UNSUBSCRIBED]).exists()
+
+
+def _arm_queue(campaign, *, now):
+    CampaignQueue.objects.update_or_create(
+        campaign=campaign,
+        defaults={
+            "status": Queue.PENDING,
+            "queued_at": now,
+            "started_at": None,
+            "heartbeat_at": None,
+            "completed_at": None,
+            "defer_reason": "",
+            "deferred_until": None,
+        },
+    )

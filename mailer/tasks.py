@@ -1,0 +1,35 @@
+"""Huey tasks: thin entry points that read the clock and call the mailer's modules."""
+
+from django.utils import timezone
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from . import policy, quota, reconcile, sending
+
+SEND_INTERVAL_SECONDS = 30
+
+
+def _is_working_hours(now=None):
+    return policy.is_working_hours(now=now or timezone.now())
+
+
+@db_task()
+def send_pending_emails():
+    sending.run_sender_pass()
+
+
+@db_periodic_task(crontab(minute="*"))
+def schedule_send_pending_emails():
+    # Huey looks at periodic tasks once a minute; a second run 30 s later makes "every 30 s".
+    send_pending_emails()
+    send_pending_emails.schedule(delay=SEND_INTERVAL_SECONDS)
+
+
+@db_periodic_task(crontab(minute="0"))
+def sync_smtp_bz_quota():
+    quota.sync_quota(now=timezone.now())
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def reconcile_campaign_queue():
+    return reconcile.reconcile_queues(now=timezone.now())

@@ -1,0 +1,203 @@
+"""Shared fixtures: a real SMTP server (aiosmtpd), a local stand-in for the smtp.bz API,
+pinned Moscow working time, and factories for campaigns."""
+
+import email
+import email.policy
+import json
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from aiosmtpd.controller import Controller
+from django.contrib.auth.models import User
+from django.core.cache import cache
+
+from mailer.models import Campaign, CampaignRecipient, GlobalMailAccount
+
+MSK = ZoneInfo("Europe/Moscow")
+
+
+def msk(*args):
+    return datetime(*args, tzinfo=MSK)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with no counters, throttles or lock (its own Redis database)."""
+    cache.clear()
+    yield
+
+
+# --- SMTP --------------------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list
+    message: email.message.EmailMessage
+
+    @property
+    def to(self):
+        return self.rcpt_tos[0]
+
+
+class RecordingHandler:
+    """Accepts everything except addresses matching a rule; keeps what it received."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.received = []
+        self.refuse = {}  # address suffix → SMTP reply, e.g. "550 5.1.1 User unknown"
+        self.on_message = None  # called with each Received, in the server's thread
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        for suffix, reply in self.refuse.items():
+            if address.lower().endswith(suffix):
+                return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        received = Received(envelope.mail_from, list(envelope.rcpt_tos), message)
+        self.received.append(received)
+        if self.on_message:
+            self.on_message(received)
+        return "250 Message accepted for delivery"
+
+    def addresses(self):
+        return [r.to for r in self.received]
+
+
+@pytest.fixture(scope="session")
+def _smtp_controller():
+    handler = RecordingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture
+def smtp_server(_smtp_controller):
+    _smtp_controller.handler.reset()
+    return _smtp_controller
+
+
+@pytest.fixture
+def mail_account(db, smtp_server):
+    GlobalMailAccount.objects.update_or_create(
+        pk=1,
+        defaults={
+            "is_enabled": True,
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp_server.port,
+            "use_tls": False,
+            "use_ssl": False,
+            "from_email": "crm@example.ru",
+            "from_name": "Отдел продаж",
+            "reply_to": "sales@example.ru",
+            "per_user_daily_limit": 0,
+        },
+    )
+    return GlobalMailAccount.load()
+
+
+@pytest.fixture
+def inbox(smtp_server, mail_account):
+    """What the SMTP server received, with the account pointed at it."""
+    return smtp_server.handler
+
+
+# --- time ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock():
+    """Pins time (for every thread) at Monday 2026-11-30 10:00 MSK; `clock.move_to(...)`."""
+    with time_machine.travel(msk(2026, 11, 30, 10, 0), tick=False) as traveller:
+        yield traveller
+
+
+# --- people and campaigns ------------------------------------------------------------------
+
+
+@pytest.fixture
+def owner(db):
+    return User.objects.create_user("manager_a", "a@crm.example", "pass", is_staff=True)
+
+
+@pytest.fixture
+def other_owner(db):
+    return User.objects.create_user("manager_b", "b@crm.example", "pass", is_staff=True)
+
+
+def make_campaign(owner, *, recipients=0, emails=(), name="Осенняя рассылка", **fields):
+    campaign = Campaign.objects.create(
+        name=name,
+        subject=fields.pop("subject", "Предложение для {{ company }}"),
+        body_html=fields.pop("body_html", "<p>Здравствуйте, {{ name }}!</p>"),
+        created_by=owner,
+        **fields,
+    )
+    addresses = list(emails) or [f"client{i}@example.com" for i in range(recipients)]
+    CampaignRecipient.objects.bulk_create(
+        CampaignRecipient(campaign=campaign, email=address, name=f"Клиент {i}")
+        for i, address in enumerate(addresses)
+    )
+    return campaign
+
+
+# --- smtp.bz API stand-in --------------------------------------------------------------------
+
+
+class FakeSmtpBz:
+    """A local HTTP server answering like api.smtp.bz; tests set `status` and `body`."""
+
+    def __init__(self):
+        self.status = 200
+        self.body = {"tarif": "free", "quota": 14794, "tarif_quota": 15000, "hsent": 6, "hlimit": 100}
+        self.requests = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                fake.requests.append({"path": self.path, "headers": dict(self.headers)})
+                payload = fake.body if isinstance(fake.body, bytes) else json.dumps(fake.body).encode()
+                self.send_response(fake.status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def smtp_bz(settings):
+    fake = FakeSmtpBz()
+    settings.MAILER_SMTP_BZ_API_URL = fake.url
+    yield fake
+    fake.close()
