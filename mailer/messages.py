@@ -73,11 +73,21 @@ def _read_attachment(field_file):
     return Attachment(filename=filename, content=content, mimetype=mimetype)
 
 
+_LINK = re.compile(r"""<a\s[^>]*?href=["']([^"']+)["'][^>]*>(.*?)</a>""", re.IGNORECASE | re.DOTALL)
+
+
 def html_to_text(body_html):
-    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</h[1-6]>|</li>", "\n", body_html)
+    """A plain-text twin of an HTML body; links keep their address: `label (url)`."""
+    text = _LINK.sub(_link_as_text, body_html)
+    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</h[1-6]>|</li>", "\n", text)
     text = html.unescape(strip_tags(text))
     lines = (" ".join(line.split()) for line in text.splitlines())
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
+def _link_as_text(match):
+    url, label = match.group(1), match.group(2)
+    return label if label == url else f"{label} ({url})"
 
 
 def recipient_context(*, email, name, company, variables, unsubscribe_url):

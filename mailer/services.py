@@ -166,12 +166,14 @@ class NewRecipient:
     variables: dict = field(default_factory=dict)
 
 
+@transaction.atomic
 def add_recipients(*, campaign, recipients):
     """Adds recipients, deduplicated against the campaign and each other.
 
     Invalid addresses are reported, not added; unsubscribed ones are added marked
     `unsubscribed` so staff see why they get nothing.
     """
+    campaign = _locked(campaign)
     _require_status(campaign, {Status.DRAFT, Status.PAUSED}, action="дополнить")
     result = AddedRecipients()
     fresh = {}

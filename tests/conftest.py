@@ -47,6 +47,7 @@ class Received:
     mail_from: str
     rcpt_tos: list
     message: email.message.EmailMessage
+    peer: tuple  # the client's address and port: one per SMTP connection
 
     @property
     def to(self):
@@ -73,7 +74,7 @@ class RecordingHandler:
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        received = Received(envelope.mail_from, list(envelope.rcpt_tos), message)
+        received = Received(envelope.mail_from, list(envelope.rcpt_tos), message, session.peer)
         self.received.append(received)
         if self.on_message:
             self.on_message(received)
