@@ -1,6 +1,22 @@
 from django.contrib import admin
+from unfold.admin import ModelAdmin
 
-from . import models
+from .models import Company, Contact, Notification
 
-for model in (models.Company, models.Contact, models.Notification):
-    admin.site.register(model)
+
+@admin.register(Company)
+class CompanyAdmin(ModelAdmin):
+    list_display = ("name", "email", "city", "industry", "manager")
+    search_fields = ("name", "email", "inn")
+    list_filter = ("city", "industry", "manager")
+
+
+@admin.register(Contact)
+class ContactAdmin(ModelAdmin):
+    list_display = ("full_name", "email", "company", "position")
+    search_fields = ("full_name", "email", "company__name")
+
+
+@admin.register(Notification)
+class NotificationAdmin(ModelAdmin):
+    list_display = ("title", "kind", "created_at", "read_at")

@@ -1,6 +1,13 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class BackofficeConfig(AppConfig):
     name = "backoffice"
     verbose_name = "CRM"
+
+    def ready(self):
+        from .permissions import ensure_manager_group
+
+        # After the last app migrated, when every permission exists.
+        post_migrate.connect(ensure_manager_group, dispatch_uid="backoffice.manager_group")

@@ -18,3 +18,9 @@ def notify(*, user, kind, title, text="", link="", dedupe_key=""):
         )
         return notification if created else None
     return Notification.objects.create(user=user, kind=kind, title=title, text=text, link=link)
+
+
+def unread_badge(request):
+    """The sidebar badge: the user's unread notifications, or nothing."""
+    count = Notification.objects.filter(user=request.user, read_at__isnull=True).count()
+    return str(count) if count else ""

@@ -7,6 +7,7 @@ With nothing set the product runs embedded: SQLite, the database cache and Sqlit
 from pathlib import Path
 
 import environ
+from django.urls import reverse_lazy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -158,6 +159,65 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# --- Back-office (django-unfold) --------------------------------------------------------
+
+
+def _can(permission):
+    return lambda request: request.user.has_perm(permission)
+
+
+def _nav(title, icon, url_name, permission, **extra):
+    return {"title": title, "icon": icon, "link": reverse_lazy(url_name), "permission": _can(permission), **extra}
+
+
+UNFOLD = {
+    "SITE_TITLE": "CRM-рассылки",
+    "SITE_HEADER": "CRM-рассылки",
+    "SITE_SYMBOL": "mail",
+    "SITE_URL": "/admin/",
+    "SHOW_VIEW_ON_SITE": False,
+    "DASHBOARD_CALLBACK": "backoffice.dashboard.dashboard_callback",
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": [
+            {
+                "title": "Рассылки",
+                "items": [
+                    _nav("Кампании", "campaign", "admin:mailer_campaign_changelist", "mailer.view_campaign"),
+                    _nav("Получатели", "group", "admin:mailer_campaignrecipient_changelist",
+                         "mailer.view_campaignrecipient"),
+                    _nav("Очередь", "schedule_send", "admin:mailer_campaignqueue_changelist",
+                         "mailer.view_campaignqueue"),
+                    _nav("Журнал отправки", "receipt_long", "admin:mailer_sendlog_changelist",
+                         "mailer.view_sendlog"),
+                ],
+            },
+            {
+                "title": "CRM",
+                "items": [
+                    _nav("Компании", "apartment", "admin:backoffice_company_changelist", "backoffice.view_company"),
+                    _nav("Контакты", "contacts", "admin:backoffice_contact_changelist", "backoffice.view_contact"),
+                    _nav("Отписки", "unsubscribe", "admin:mailer_unsubscribe_changelist", "mailer.view_unsubscribe"),
+                    _nav("Уведомления", "notifications", "admin:backoffice_notification_changelist",
+                         "backoffice.view_notification", badge="backoffice.notifications.unread_badge"),
+                ],
+            },
+            {
+                "title": "Администрирование",
+                "items": [
+                    _nav("Журнал действий", "history", "admin:admin_logentry_changelist", "admin.view_logentry"),
+                    _nav("Настройки почты", "settings", "admin:mailer_globalmailaccount_changelist",
+                         "mailer.view_globalmailaccount"),
+                    _nav("Квота smtp.bz", "data_usage", "admin:mailer_smtpbzquota_changelist",
+                         "mailer.view_smtpbzquota"),
+                    _nav("Пользователи", "person", "admin:auth_user_changelist", "auth.view_user"),
+                ],
+            },
+        ],
+    },
+}
 
 # --- Mailer -------------------------------------------------------------------------------
 # Every number is read at call time through django.conf.settings, so tests and operators

@@ -1,0 +1,44 @@
+"""What every mailer admin shares: ownership scoping and how an action answers."""
+
+from django.contrib import messages
+from django.http import HttpResponse, HttpResponseRedirect
+
+from ..exceptions import MailerError
+
+
+class OwnedAdminMixin:
+    """Managers see only rows of their own campaigns; superusers see everything.
+
+    `owner_lookup` is the path from the model to the owning user.
+    """
+
+    owner_lookup = "created_by"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(**{self.owner_lookup: request.user})
+
+
+def redirect_after_action(request, url):
+    """A redirect that also works for unfold's dialogs, which post through htmx."""
+    if request.headers.get("HX-Request"):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return HttpResponseRedirect(url)
+
+
+def run_action(request, action, *, success):
+    """Runs a service call; shows `success(result)` or the refusal, both in Russian.
+
+    Returns the result, or None when the service refused.
+    """
+    try:
+        result = action()
+    except MailerError as refusal:
+        messages.error(request, str(refusal))
+        return None
+    messages.success(request, success(result))
+    return result

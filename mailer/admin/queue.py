@@ -1,0 +1,67 @@
+"""The queue: what waits, why, and until when."""
+
+from django.contrib import admin
+from django.db.models import Count, Q
+from unfold.admin import ModelAdmin
+from unfold.decorators import display
+
+from ..models import CampaignQueue, CampaignRecipient
+from ..status import reason_text
+from .base import OwnedAdminMixin
+
+Recipient = CampaignRecipient.Status
+
+
+@admin.register(CampaignQueue)
+class CampaignQueueAdmin(OwnedAdminMixin, ModelAdmin):
+    owner_lookup = "campaign__created_by"
+    list_display = (
+        "campaign",
+        "status_badge",
+        "reason",
+        "deferred_until",
+        "progress",
+        "consecutive_transient_errors",
+        "priority",
+        "queued_at",
+    )
+    list_filter = ("status", "defer_reason")
+    list_select_related = ("campaign",)
+    search_fields = ("campaign__name",)
+    fields = list_display[:0] + (
+        "campaign", "status", "priority", "defer_reason", "deferred_until", "queued_at", "started_at",
+        "heartbeat_at", "completed_at", "consecutive_transient_errors",
+    )
+
+    def get_queryset(self, request):
+        # Progress for the whole page in the same query, whatever the number of recipients.
+        return super().get_queryset(request).annotate(
+            recipients_total=Count("campaign__recipients"),
+            recipients_done=Count(
+                "campaign__recipients",
+                filter=~Q(campaign__recipients__status__in=[Recipient.PENDING, Recipient.SENDING]),
+            ),
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        editable = {"priority"} if request.user.is_superuser else set()
+        return [name for name in self.fields if name not in editable]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @display(description="статус", label={"Отправляется": "info", "Ожидает": "warning", "На паузе": "danger",
+                                         "Завершена": "success"})
+    def status_badge(self, obj):
+        return obj.get_status_display()
+
+    @display(description="причина")
+    def reason(self, obj):
+        return reason_text(obj) or "—"
+
+    @display(description="прогресс")
+    def progress(self, obj):
+        return f"{obj.recipients_done} / {obj.recipients_total}"
