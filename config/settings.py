@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "import_export",
+    "django_ratelimit",
     "huey.contrib.djhuey",
     "backoffice",
     "mailer",
@@ -81,6 +82,13 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded mode runs the web server, the Huey consumer and commands on one file: WAL
+    # lets readers go on while one process writes, IMMEDIATE transactions queue writers
+    # instead of failing with "database is locked", and the timeout is how long they queue.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        init_command="PRAGMA journal_mode=WAL;", transaction_mode="IMMEDIATE", timeout=20
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis holds the mailer's counters, the sender lock and the throttles; without it the
@@ -106,13 +114,16 @@ else:
     }
 
 HUEY_IMMEDIATE = env.bool("HUEY_IMMEDIATE", default=False)
+# An idle Huey worker backs off up to 10 s between polls by default, so "every 30 s" could be
+# 40; one poll a second keeps the sender on time and costs one cheap query or command.
+HUEY_CONSUMER = {"workers": 2, "worker_type": "thread", "max_delay": 1.0}
 if REDIS_URL:
     HUEY = {
         "huey_class": "huey.RedisHuey",
         "name": "crm-mailer",
         "immediate": HUEY_IMMEDIATE,
         "connection": {"url": REDIS_URL},
-        "consumer": {"workers": 2, "worker_type": "thread"},
+        "consumer": HUEY_CONSUMER,
     }
 else:
     HUEY = {
@@ -120,7 +131,7 @@ else:
         "name": "crm-mailer",
         "immediate": HUEY_IMMEDIATE,
         "filename": str(DATA_DIR / "huey.sqlite3"),
-        "consumer": {"workers": 2, "worker_type": "thread"},
+        "consumer": HUEY_CONSUMER,
     }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -132,6 +143,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", "Русский")]
+LOCALE_PATHS = [BASE_DIR / "locale"]  # Russian for django-unfold's own strings
 TIME_ZONE = "Europe/Moscow"
 USE_I18N = True
 USE_TZ = True
@@ -154,8 +166,10 @@ LOGIN_URL = "admin:login"
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    # Off only for a staging box reached over plain http (no TLS proxy in front).
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
+    # Health checks come over plain http from inside the container or the load balancer.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
@@ -219,6 +233,33 @@ UNFOLD = {
     },
 }
 
+# --- Dev mail catcher (`make run`) -------------------------------------------------------
+# An aiosmtpd server that keeps every message as a .eml file instead of delivering it; the
+# admin lists them as «Исходящие (dev)». On by default only in the embedded mode (SQLite).
+MAIL_CATCHER = env.bool("MAIL_CATCHER", default=not env.str("DATABASE_URL", default=""))
+MAIL_CATCHER_HOST = env.str("MAIL_CATCHER_HOST", default="127.0.0.1")
+MAIL_CATCHER_PORT = env.int("MAIL_CATCHER_PORT", default=1025)
+MAIL_CATCHER_DIR = Path(env.str("MAIL_CATCHER_DIR", default=str(DATA_DIR / "outbox")))
+
+UNFOLD["SITE_VIEWS"] = [
+    ("outbox/", "outbox", "mailer.admin.outbox.OutboxListView"),
+    ("outbox/<str:name>/", "outbox_message", "mailer.admin.outbox.OutboxMessageView"),
+]
+UNFOLD["SIDEBAR"]["navigation"].append(
+    {
+        "title": "Разработка",
+        "items": [
+            {
+                "title": "Исходящие (dev)",
+                "icon": "outbox",
+                "link": reverse_lazy("admin:outbox"),
+                # Read at call time: the item shows only while the catcher is on.
+                "permission": "mailer.admin.outbox.can_view_outbox",
+            }
+        ],
+    }
+)
+
 # --- Mailer -------------------------------------------------------------------------------
 # Every number is read at call time through django.conf.settings, so tests and operators
 # can change it without a restart of anything but the process that reads it.
@@ -240,6 +281,20 @@ MAILER_SMTP_BZ_API_TIMEOUT = env.float("MAILER_SMTP_BZ_API_TIMEOUT", default=10.
 MAILER_PUBLIC_BASE_URL = env.str("MAILER_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 MAILER_UNSUBSCRIBE_MAILTO = env.str("MAILER_UNSUBSCRIBE_MAILTO", default="")
 MAILER_SENDER_LOCK_TTL = env.int("MAILER_SENDER_LOCK_TTL", default=600)
+# The public unsubscribe page, per client IP (django-ratelimit rate: "30/m", "500/h").
+MAILER_UNSUBSCRIBE_RATE_LIMIT = env.str("MAILER_UNSUBSCRIBE_RATE_LIMIT", default="30/m")
+# Two-way sync with smtp.bz's own suppression list (hourly): import theirs, and with PUSH
+# also send ours that they lack.
+MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC = env.bool("MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC", default=False)
+MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH = env.bool("MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH", default=False)
+
+# django-ratelimit: behind a reverse proxy REMOTE_ADDR is the proxy; name a META key holding
+# the one client address the proxy sets (e.g. HTTP_X_REAL_IP). Empty: REMOTE_ADDR.
+RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="")
+# W001: Django's own RedisCache is not on django-ratelimit's list, yet it works (INCR is
+# atomic), so the warning is silenced on purpose. E003: the embedded mode's DatabaseCache
+# increments non-atomically; a single local process can live with that.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + ([] if REDIS_URL else ["django_ratelimit.E003"])
 
 LOGGING = {
     "version": 1,
@@ -263,7 +318,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "mailer": {"level": env.str("MAILER_LOG_LEVEL", default="INFO")},
-        "huey": {"level": "INFO"},
+        # With a handler of its own here, run_huey does not add a second one (every line twice).
+        "huey": {"level": "INFO", "handlers": ["console"], "propagate": False},
         "mail.log": {"level": "WARNING"},  # aiosmtpd's catcher narrates every SMTP command
     },
 }

@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class MailerConfig(AppConfig):
     name = "mailer"
     verbose_name = "Рассылки"
+
+    def ready(self):
+        from . import checks  # noqa: F401  (registers the deployment checks)

@@ -1,14 +1,11 @@
 """The provider's monthly quota: synced from the smtp.bz API, spent by every send."""
 
-import json
 import logging
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db.models import F
 
+from . import smtp_bz_api
 from .models import CampaignQueue, GlobalMailAccount, SmtpBzQuota
 
 logger = logging.getLogger(__name__)
@@ -51,17 +48,10 @@ def _first_number(*candidates):
 
 
 def fetch_user(*, api_key):
-    url = settings.MAILER_SMTP_BZ_API_URL.rstrip("/") + "/user"
-    request = urllib.request.Request(url, headers={"Authorization": api_key, "Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=settings.MAILER_SMTP_BZ_API_TIMEOUT) as response:
-            return json.loads(response.read().decode("utf-8"))
-    except urllib.error.HTTPError as exc:
-        raise QuotaSyncError(f"API smtp.bz ответил {exc.code}") from exc
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise QuotaSyncError(f"API smtp.bz недоступен: {getattr(exc, 'reason', exc)}") from exc
-    except ValueError as exc:
-        raise QuotaSyncError("API smtp.bz вернул не JSON") from exc
+        return smtp_bz_api.call("/user", api_key=api_key)
+    except smtp_bz_api.ApiError as exc:
+        raise QuotaSyncError(str(exc)) from exc
 
 
 def sync_quota(*, now):

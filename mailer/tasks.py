@@ -4,7 +4,7 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from . import policy, quota, reconcile, sending
+from . import policy, provider_suppression, quota, reconcile, sending
 
 SEND_INTERVAL_SECONDS = 30
 
@@ -33,3 +33,9 @@ def sync_smtp_bz_quota():
 @db_periodic_task(crontab(minute="*/5"))
 def reconcile_campaign_queue():
     return reconcile.reconcile_queues(now=timezone.now())
+
+
+@db_periodic_task(crontab(minute="20"))
+def sync_smtp_bz_unsubscribes():
+    # Hourly, away from the quota sync at :00; a no-op unless MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC.
+    return provider_suppression.sync_provider_suppression()

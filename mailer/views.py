@@ -1,37 +1,73 @@
-"""Public views: the unsubscribe page and the RFC 8058 one-click endpoint."""
+"""Public views: the unsubscribe page and the RFC 8058 one-click endpoint.
 
+The product's only public URL. GET only shows a confirm page (link scanners follow links
+and must unsubscribe nobody); POST unsubscribes, from the page's button or from a mail
+client's one-click request, which carries no cookies and no CSRF token.
+"""
+
+import logging
+
+from django.conf import settings
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
+from django_ratelimit.core import is_ratelimited
 
+from .limits import CACHE_ERRORS
 from .models import CampaignRecipient, Unsubscribe
 from .pii import mask_email
 from .suppression import suppress
 from .tokens import BadToken, read_token
 
-ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
+logger = logging.getLogger(__name__)
+
+RATE_LIMIT_GROUP = "mailer.unsubscribe"
 
 
 @csrf_exempt  # the signed token is the proof; RFC 8058 clients send no cookies or CSRF token
+@never_cache  # the page shows per-recipient state; no proxy may keep it
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token):
+    if _rate_limited(request):
+        return _page(request, "too_many", status=429)
     try:
         parsed = read_token(token)
     except BadToken:
+        logger.info("Unsubscribe refused: bad token", extra={"method": request.method})
         return _page(request, "invalid", status=400)
     if parsed.is_test:
         return _page(request, "test")
-    recipient = CampaignRecipient.objects.filter(pk=parsed.recipient_id).first()
+    recipient = CampaignRecipient.objects.select_related("campaign").filter(pk=parsed.recipient_id).first()
     if recipient is None:
-        return _page(request, "invalid", status=400)
-    already = Unsubscribe.objects.filter(email=recipient.email).exists()
+        # Authentic, but the recipient row (usually with its campaign) was deleted since.
+        return _page(request, "gone", status=410)
     if request.method == "GET":
+        already = Unsubscribe.objects.filter(email=recipient.email).exists()
         return _page(request, "already" if already else "confirm", recipient=recipient)
-    if not already:
-        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
-        source = Unsubscribe.Source.ONE_CLICK if one_click else Unsubscribe.Source.LINK
-        suppress(recipient.email, source=source, campaign=recipient.campaign)
-    return _page(request, "already" if already else "done", recipient=recipient)
+    _, created = suppress(recipient.email, source=_source(request), campaign=recipient.campaign)
+    return _page(request, "done" if created else "already", recipient=recipient)
+
+
+def _source(request):
+    one_click = request.POST.get("List-Unsubscribe") == "One-Click"  # RFC 8058 body
+    return Unsubscribe.Source.ONE_CLICK if one_click else Unsubscribe.Source.LINK
+
+
+def _rate_limited(request):
+    """Per client IP. Fails open: a Redis outage must not stop people from unsubscribing
+    (django-ratelimit raises the cache's error with Django's RedisCache, its issue #333)."""
+    try:
+        return is_ratelimited(
+            request,
+            group=RATE_LIMIT_GROUP,
+            key="ip",
+            rate=lambda group, request: settings.MAILER_UNSUBSCRIBE_RATE_LIMIT,
+            increment=True,
+        )
+    except CACHE_ERRORS as exc:
+        logger.error("Unsubscribe rate limit unavailable, letting the request through", extra={"error": str(exc)})
+        return False
 
 
 def _page(request, state, *, recipient=None, status=200):

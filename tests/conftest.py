@@ -9,6 +9,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -39,6 +40,19 @@ def _empty_cache():
     yield
 
 
+@pytest.fixture
+def redis_down(settings):
+    """Points the cache at a port where nothing listens: Redis is unreachable."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "KEY_FUNCTION": "config.cache.raw_key",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+
+
 # --- SMTP --------------------------------------------------------------------------------
 
 
@@ -48,6 +62,7 @@ class Received:
     rcpt_tos: list
     message: email.message.EmailMessage
     peer: tuple  # the client's address and port: one per SMTP connection
+    raw: bytes = b""  # the DATA as it came over the wire, before any parsing
 
     @property
     def to(self):
@@ -74,7 +89,7 @@ class RecordingHandler:
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        received = Received(envelope.mail_from, list(envelope.rcpt_tos), message, session.peer)
+        received = Received(envelope.mail_from, list(envelope.rcpt_tos), message, session.peer, envelope.content)
         self.received.append(received)
         if self.on_message:
             self.on_message(received)
@@ -167,19 +182,45 @@ def make_campaign(owner, *, recipients=0, emails=(), name="Осенняя рас
 
 
 class FakeSmtpBz:
-    """A local HTTP server answering like api.smtp.bz; tests set `status` and `body`."""
+    """A local HTTP server answering like api.smtp.bz; tests set `status` and `body`.
+
+    `GET …/unsubscribe` pages through `unsubscribed` (the provider's own list, items as the
+    API returns them) unless `unsubscribe_body` overrides the answer; `POST …/unsubscribe/add`
+    appends to it. Every other GET answers `body`. `status` applies to every route;
+    `post_status`, when set, to POSTs only.
+    """
 
     def __init__(self):
         self.status = 200
         self.body = {"tarif": "free", "quota": 14794, "tarif_quota": 15000, "hsent": 6, "hlimit": 100}
+        self.unsubscribed = []
+        self.unsubscribe_body = None
+        self.post_status = None
         self.requests = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
-                fake.requests.append({"path": self.path, "headers": dict(self.headers)})
-                payload = fake.body if isinstance(fake.body, bytes) else json.dumps(fake.body).encode()
-                self.send_response(fake.status)
+                path, _, query = self.path.partition("?")
+                fake.requests.append({"method": "GET", "path": self.path, "headers": dict(self.headers)})
+                if path.endswith("/unsubscribe"):
+                    self._answer(fake.unsubscribe_page(parse_qs(query)))
+                else:
+                    self._answer(fake.body)
+
+            def do_POST(self):
+                form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
+                fake.requests.append(
+                    {"method": "POST", "path": self.path, "headers": dict(self.headers), "form": form}
+                )
+                status = fake.post_status or fake.status
+                if self.path.endswith("/unsubscribe/add") and status == 200:
+                    fake.unsubscribed.append({"address": form["address"][0], "reason": "api"})
+                self._answer({"result": True}, status)
+
+            def _answer(self, body, status=None):
+                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status or fake.status)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
                 self.wfile.write(payload)
@@ -190,6 +231,12 @@ class FakeSmtpBz:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def unsubscribe_page(self, query):
+        if self.unsubscribe_body is not None:
+            return self.unsubscribe_body
+        limit, offset = int(query.get("limit", ["100"])[0]), int(query.get("offset", ["0"])[0])
+        return {"data": self.unsubscribed[offset : offset + limit], "total": len(self.unsubscribed)}
 
     def close(self):
         self.server.shutdown()

@@ -117,8 +117,12 @@ def test_hourly_rate_defers_the_101st_until_next_hour_then_resumes(clock, inbox,
     assert cache.get("crm:mailer:rate:hour:2026-11-30:10") == 100
     assert campaign.recipients.filter(status="pending").count() == 1
 
-    sending.run_sender_pass()  # still 10:00: nothing more
+    sending.run_sender_pass()  # still 10:00: nothing more, and no second notification
     assert len(inbox.received) == 100
+    [note] = Notification.objects.filter(user=owner, kind="campaign_deferred")
+    assert note.title == "Кампания «Осенняя рассылка» отложена"
+    assert note.text == "Достигнут лимит писем в час. Отправка продолжится 30.11.2026 в 11:00 (МСК)."
+    assert note.link == f"/admin/mailer/campaign/{campaign.pk}/change/"
 
     clock.move_to(msk(2026, 11, 30, 11, 0))
     sending.run_sender_pass()

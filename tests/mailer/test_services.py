@@ -7,26 +7,13 @@ from backoffice.models import Company, Contact
 from mailer import services, sending
 from mailer.exceptions import MailerError
 from mailer.models import Campaign, CampaignQueue, CampaignRecipient, SendLog, Unsubscribe
-from tests.conftest import free_port, make_campaign, msk
+from tests.conftest import make_campaign, msk
 
 pytestmark = pytest.mark.django_db
 
 
 def start(campaign, user=None):
     return services.campaign_start(campaign=campaign, user=user or campaign.created_by)
-
-
-@pytest.fixture
-def redis_down(settings):
-    """Points the cache at a port where nothing listens: Redis is unreachable."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
-            "KEY_FUNCTION": "config.cache.raw_key",
-            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-        }
-    }
 
 
 # --- start --------------------------------------------------------------------------------

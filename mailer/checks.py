@@ -1,0 +1,20 @@
+"""Deployment checks for what the mailer's public side needs."""
+
+from django.conf import settings
+from django.core import checks
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_public_base_url_is_https(app_configs, **kwargs):
+    # RFC 8058: mail clients offer one-click unsubscribe only for an HTTPS link, and
+    # Gmail / Yahoo require one-click from bulk senders.
+    if settings.MAILER_PUBLIC_BASE_URL.lower().startswith("https://"):
+        return []
+    return [
+        checks.Warning(
+            "MAILER_PUBLIC_BASE_URL is not an https:// URL: unsubscribe links in the "
+            "List-Unsubscribe header will not qualify for RFC 8058 one-click unsubscribe.",
+            hint="Set MAILER_PUBLIC_BASE_URL to the public https:// address of this site.",
+            id="mailer.W001",
+        )
+    ]
