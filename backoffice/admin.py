@@ -1,22 +1,177 @@
-from django.contrib import admin
-from unfold.admin import ModelAdmin
+"""CRM screens: companies and contacts, notifications, the audit log, users."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group, User
+from django.db.models import Count
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.html import format_html
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.contrib.filters.admin import RangeDateFilter, RelatedDropdownFilter
+from unfold.decorators import display
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
+from unfold.widgets import UnfoldAdminSelectWidget
+
+from mailer import services
+from mailer.admin.base import ReadOnlyAdminMixin, run_action
+from mailer.models import Campaign
 
 from .models import Company, Contact, Notification
+
+admin.site.site_title = admin.site.site_header = "CRM-рассылки"
+admin.site.index_title = "Главная"
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin, ModelAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
+
+
+@admin.register(Group)
+class GroupAdmin(BaseGroupAdmin, ModelAdmin):
+    pass
+
+
+# --- companies ----------------------------------------------------------------------------
+
+
+class ContactInline(TabularInline):
+    model = Contact
+    extra = 0
+    fields = ("full_name", "position", "email", "phone")
+
+
+class AddToCampaignForm(forms.Form):
+    campaign = forms.ModelChoiceField(
+        queryset=Campaign.objects.none(), label="Кампания", widget=UnfoldAdminSelectWidget,
+        help_text="Черновик или кампания на паузе.",
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        campaigns = Campaign.objects.filter(status__in=[Campaign.Status.DRAFT, Campaign.Status.PAUSED])
+        self.fields["campaign"].queryset = campaigns if user.is_superuser else campaigns.filter(created_by=user)
 
 
 @admin.register(Company)
 class CompanyAdmin(ModelAdmin):
-    list_display = ("name", "email", "city", "industry", "manager")
-    search_fields = ("name", "email", "inn")
-    list_filter = ("city", "industry", "manager")
+    list_display = ("name", "email", "city", "industry", "manager", "contacts_count")
+    search_fields = ("name", "email", "inn", "contacts__email", "contacts__full_name")
+    list_filter = ("city", "industry", ("manager", RelatedDropdownFilter))
+    list_filter_submit = True
+    inlines = (ContactInline,)
+    actions = ("add_to_campaign",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(contacts_total=Count("contacts")).select_related("manager")
+
+    @display(description="контактов")
+    def contacts_count(self, obj):
+        return obj.contacts_total
+
+    @admin.action(description="Добавить в кампанию…", permissions=["view"])
+    def add_to_campaign(self, request, queryset):
+        """Asks for a draft campaign, then adds the companies' and contacts' e-mails to it."""
+        form = AddToCampaignForm(request.POST if "apply" in request.POST else None, user=request.user)
+        if form.is_valid():
+            campaign = form.cleaned_data["campaign"]
+            result = run_action(
+                request,
+                lambda: services.recipients_from_companies(campaign=campaign, companies=queryset),
+                success=lambda r: f"Кампания «{campaign.name}». {r.summary()}",
+            )
+            if result is not None:
+                self.admin_site.get_model_admin(Campaign).log_change(
+                    request, campaign, "Добавлены получатели из компаний"
+                )
+            return None
+        return TemplateResponse(
+            request,
+            "admin/backoffice/company/add_to_campaign.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Добавить компании в кампанию",
+                "form": form,
+                "companies": queryset,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
 
 @admin.register(Contact)
 class ContactAdmin(ModelAdmin):
-    list_display = ("full_name", "email", "company", "position")
+    list_display = ("full_name", "email", "company", "position", "phone")
     search_fields = ("full_name", "email", "company__name")
+    list_filter = (("company", RelatedDropdownFilter),)
+    list_filter_submit = True
+    list_select_related = ("company",)
+
+
+# --- notifications ----------------------------------------------------------------------------
 
 
 @admin.register(Notification)
 class NotificationAdmin(ModelAdmin):
-    list_display = ("title", "kind", "created_at", "read_at")
+    """Each user sees their own notifications; opening one marks it read."""
+
+    list_display = ("title", "text", "created_at", "read_badge")
+    list_filter = ("kind", ("read_at", admin.EmptyFieldListFilter))
+    readonly_fields = ("kind", "title", "text", "link_to", "created_at", "read_at")
+    fields = readonly_fields
+    actions = ("mark_read",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(user=request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        self.get_queryset(request).filter(pk=object_id, read_at__isnull=True).update(read_at=timezone.now())
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @display(description="прочитано", label={"Новое": "warning", "Прочитано": "success"})
+    def read_badge(self, obj):
+        return "Прочитано" if obj.read_at else "Новое"
+
+    @display(description="ссылка")
+    def link_to(self, obj):
+        return format_html('<a class="text-primary-600" href="{}">Открыть</a>', obj.link) if obj.link else "—"
+
+    @admin.action(description="Отметить прочитанными", permissions=["view"])
+    def mark_read(self, request, queryset):
+        count = queryset.filter(read_at__isnull=True).update(read_at=timezone.now())
+        messages.success(request, f"Отмечено прочитанными: {count}.")
+
+
+# --- audit log -------------------------------------------------------------------------------------
+
+
+@admin.register(LogEntry)
+class LogEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    """«Журнал действий»: who created, changed, deleted or ran what. Read-only."""
+
+    list_display = ("action_time", "user", "action_badge", "content_type", "object_repr", "message")
+    list_filter = (("user", RelatedDropdownFilter), "action_flag", ("action_time", RangeDateFilter),
+                   "content_type")
+    list_filter_submit = True
+    search_fields = ("object_repr", "change_message", "user__username")
+    list_select_related = ("user", "content_type")
+    date_hierarchy = "action_time"
+
+    @display(description="действие", label={"Создание": "success", "Изменение": "info", "Удаление": "danger"})
+    def action_badge(self, obj):
+        return {1: "Создание", 2: "Изменение", 3: "Удаление"}[obj.action_flag]
+
+    @display(description="описание")
+    def message(self, obj):
+        return obj.get_change_message()

@@ -219,7 +219,7 @@ class CampaignQueue(models.Model):
     class Meta:
         verbose_name = "очередь кампании"
         verbose_name_plural = "очередь"
-        ordering = ["-priority", "queued_at"]
+        ordering = ["-priority", "queued_at", "id"]
 
     def __str__(self):
         return f"Очередь: {self.campaign}"

@@ -4,10 +4,12 @@ Every function here costs a fixed number of queries, whatever the number of reci
 """
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
+from django.db.models import Count, F, Q
 
 from . import limits, policy
-from .models import CampaignQueue, CampaignRecipient, SmtpBzQuota
+from .models import CampaignQueue, CampaignRecipient, SendLog, SmtpBzQuota
 
 Queue = CampaignQueue.Status
 Recipient = CampaignRecipient.Status
@@ -71,7 +73,7 @@ def quota_state():
     return {
         "available": quota.emails_available,
         "limit": quota.emails_limit,
-        "last_synced_at": quota.last_synced_at.isoformat() if quota.last_synced_at else None,
+        "last_synced_at": local_iso(quota.last_synced_at),
         "sync_error": quota.sync_error,
     }
 
@@ -84,7 +86,7 @@ def snapshot(*, now, can_see=lambda campaign: True):
         waiting = waiting.exclude(pk=active.pk)
     next_queue = waiting.order_by("-priority", "queued_at").first()
     return {
-        "now": now.isoformat(),
+        "now": local_iso(now),
         "active_campaign": _active(active, can_see),
         "queue_status": active.status if active else None,
         "reason_code": active.defer_reason if active else "",
@@ -97,6 +99,11 @@ def snapshot(*, now, can_see=lambda campaign: True):
         "quota": quota_state(),
         "working_hours": policy.is_working_hours(now=now),
     }
+
+
+def local_iso(moment):
+    """Times go out in the mailer's time zone (Moscow), as staff read them."""
+    return policy.local_time(moment).isoformat() if moment else None
 
 
 def _active(queue, can_see):
@@ -113,8 +120,8 @@ def _next_run_at(queue, *, now):
     if queue is None or queue.status == Queue.PAUSED:
         return None
     if queue.deferred_until and queue.deferred_until > now:
-        return queue.deferred_until.isoformat()
-    return now.isoformat()
+        return local_iso(queue.deferred_until)
+    return local_iso(now)
 
 
 def _next_campaign_at(active, next_queue, *, now):
@@ -127,7 +134,72 @@ def _next_campaign_at(active, next_queue, *, now):
         return None
     own_wait = next_queue.deferred_until if next_queue.deferred_until and next_queue.deferred_until > now else now
     if active is None or active.status == Queue.PAUSED or active.defer_reason == CampaignQueue.DeferReason.DAILY_LIMIT:
-        return own_wait.isoformat()
+        return local_iso(own_wait)
     if active.deferred_until and active.deferred_until > now:
-        return max(own_wait, active.deferred_until).isoformat()
+        return local_iso(max(own_wait, active.deferred_until))
     return None
+
+
+# --- for `manage.py mailer_status`: what the checklist reads with SQL and redis-cli --------
+
+# Throttled actions (as services name them) and the settings holding their hourly limits.
+THROTTLED_ACTIONS = {
+    "campaign_start": "MAILER_THROTTLE_CAMPAIGN_START_PER_HOUR",
+    "send_test_email": "MAILER_THROTTLE_TEST_EMAIL_PER_HOUR",
+}
+
+
+def queue_overview():
+    """Every campaign still in line (processing, pending, paused) in the sender's order,
+    with its progress, in one query."""
+    unfinished = ~Q(campaign__recipients__status__in=[Recipient.PENDING, Recipient.SENDING])
+    return list(
+        CampaignQueue.objects.select_related("campaign__created_by")
+        .filter(status__in=[*WAITING, Queue.PAUSED])
+        .annotate(total=Count("campaign__recipients"), done=Count("campaign__recipients", filter=unfinished))
+        .order_by("-priority", "queued_at")
+    )
+
+
+def daily_usage(*, now):
+    """Messages sent today per campaign owner: the figures the daily-limit gate counts."""
+    return list(
+        SendLog.objects.filter(
+            status=SendLog.Status.SENT, campaign__isnull=False, created_at__gte=policy.day_start(now=now)
+        )
+        .values(user_id=F("campaign__created_by_id"), username=F("campaign__created_by__username"))
+        .annotate(sent=Count("id"))
+        .order_by("-sent", "username")
+    )
+
+
+def cache_entry(key):
+    """A raw cache key as redis-cli shows it: `value`, and `ttl` in seconds (None: no key
+    or no expiry). `ttl_known` is False when the cache is not Redis (Django's cache API has
+    no TTL); `error` is set when the cache cannot be reached."""
+    entry = {"key": key, "value": None, "ttl": None, "ttl_known": False, "error": ""}
+    try:
+        entry["value"] = cache.get(key)
+        entry["ttl"], entry["ttl_known"] = _redis_ttl(key)
+    except limits.CACHE_ERRORS as exc:
+        entry["error"] = str(exc)
+    return entry
+
+
+def _redis_ttl(key):
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None, False
+    # The backend's own client (a private attribute): the same server and database the
+    # mailer writes to, whatever CACHES says.
+    seconds = backend._cache.get_client(key, write=False).ttl(backend.make_key(key))
+    return (seconds if seconds >= 0 else None), True
+
+
+def throttle_state(user):
+    """This clock hour's throttle counters of one user, with their limits."""
+    return [
+        {"action": action, "limit": getattr(settings, setting), **cache_entry(limits.throttle_key(action, user.pk))}
+        for action, setting in THROTTLED_ACTIONS.items()
+    ]
+

@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin
 from unfold.admin import ModelAdmin
+from unfold.widgets import UnfoldAdminPasswordWidget
 
 from ..models import GlobalMailAccount, SmtpBzQuota
 
@@ -15,7 +16,7 @@ class GlobalMailAccountForm(forms.ModelForm):
     class Meta:
         model = GlobalMailAccount
         fields = "__all__"
-        widgets = {name: forms.PasswordInput(render_value=False) for name in SECRET_FIELDS}
+        widgets = {name: UnfoldAdminPasswordWidget(render_value=False) for name in SECRET_FIELDS}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

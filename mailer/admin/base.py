@@ -20,6 +20,28 @@ class OwnedAdminMixin:
             return queryset
         return queryset.filter(**{self.owner_lookup: request.user})
 
+    def has_change_permission(self, request, obj=None):
+        # unfold checks detail and row actions with the object's id, before any form is
+        # shown: another manager's id must be refused there too.
+        if isinstance(obj, (str, int)):
+            obj = self.get_object(request, str(obj))
+            if obj is None:
+                return False
+        return super().has_change_permission(request, obj)
+
+
+class ReadOnlyAdminMixin:
+    """A record of what happened: nobody adds, edits or deletes it here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 def redirect_after_action(request, url):
     """A redirect that also works for unfold's dialogs, which post through htmx."""

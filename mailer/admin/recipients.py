@@ -1,14 +1,110 @@
-from django.contrib import admin
-from unfold.admin import ModelAdmin
+"""Recipients: the list, XLSX/CSV import into a chosen campaign, export with statuses."""
 
-from ..models import CampaignRecipient
+from django import forms
+from django.contrib import admin, messages
+from import_export.admin import ImportExportModelAdmin
+from import_export.forms import ConfirmImportForm
+from unfold.admin import ModelAdmin
+from unfold.contrib.filters.admin import RelatedDropdownFilter
+from unfold.contrib.import_export.forms import ExportForm, ImportForm
+from unfold.widgets import UnfoldAdminSelectWidget
+
+from ..models import Campaign, CampaignRecipient
+from ..resources import RecipientResource, report_summary
+from ..suppression import suppressed_among
 from .base import OwnedAdminMixin
+from .forms import RecipientForm
+
+EDITABLE = (Campaign.Status.DRAFT, Campaign.Status.PAUSED)
+
+
+def _campaigns_for(user, *, editable_only):
+    campaigns = Campaign.objects.all() if user.is_superuser else Campaign.objects.filter(created_by=user)
+    return campaigns.filter(status__in=EDITABLE) if editable_only else campaigns
+
+
+class RecipientImportForm(ImportForm):
+    campaign = forms.ModelChoiceField(
+        queryset=Campaign.objects.none(),
+        label="Кампания",
+        help_text="Черновик или кампания на паузе.",
+        widget=UnfoldAdminSelectWidget,
+    )
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["campaign"].queryset = _campaigns_for(user, editable_only=True)
+
+
+class RecipientConfirmImportForm(ConfirmImportForm):
+    campaign = forms.ModelChoiceField(queryset=Campaign.objects.all(), widget=forms.HiddenInput)
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["campaign"].queryset = _campaigns_for(user, editable_only=True)
+
+
+class CampaignFilter(RelatedDropdownFilter):
+    """Managers pick among their own campaigns only."""
+
+    def field_choices(self, field, request, model_admin):
+        return [(c.pk, str(c)) for c in _campaigns_for(request.user, editable_only=False)]
 
 
 @admin.register(CampaignRecipient)
-class CampaignRecipientAdmin(OwnedAdminMixin, ModelAdmin):
+class CampaignRecipientAdmin(OwnedAdminMixin, ModelAdmin, ImportExportModelAdmin):
     owner_lookup = "campaign__created_by"
-    list_display = ("email", "name", "campaign", "status", "attempts", "sent_at", "last_error")
-    list_filter = ("status", "error_kind")
+    resource_classes = (RecipientResource,)
+    import_form_class = RecipientImportForm
+    confirm_form_class = RecipientConfirmImportForm
+    export_form_class = ExportForm
+    list_display = ("email", "name", "campaign", "status", "error_kind", "attempts", "sent_at", "last_error")
+    list_filter = (("campaign", CampaignFilter), "status", "error_kind")
+    list_filter_submit = True
     search_fields = ("email", "name", "campaign__name")
     list_select_related = ("campaign",)
+    readonly_fields = ("status", "error_kind", "attempts", "last_error", "claimed_at", "sent_at",
+                       "smtp_message_id", "created_at")
+    fields = ("campaign", "email", "name", "variables", *readonly_fields)
+    form = RecipientForm
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.base_fields["campaign"].queryset = _campaigns_for(request.user, editable_only=obj is None)
+        return form
+
+    def save_model(self, request, obj, form, change):
+        if not change and suppressed_among([obj.email]):
+            obj.status = CampaignRecipient.Status.UNSUBSCRIBED
+        super().save_model(request, obj, form, change)
+
+    # --- import ---------------------------------------------------------------------------
+
+    def get_import_form_kwargs(self, request):
+        return {**super().get_import_form_kwargs(request), "user": request.user}
+
+    def get_confirm_form_kwargs(self, request, import_form=None):
+        return {**super().get_confirm_form_kwargs(request, import_form), "user": request.user}
+
+    def get_confirm_form_initial(self, request, import_form):
+        initial = super().get_confirm_form_initial(request, import_form)
+        if import_form is not None:
+            initial["campaign"] = import_form.cleaned_data["campaign"].pk
+        return initial
+
+    def get_import_resource_kwargs(self, request, **kwargs):
+        form = kwargs.get("form")
+        return {"campaign": form.cleaned_data["campaign"] if form is not None and form.is_valid() else None}
+
+    def import_action(self, request, **kwargs):
+        response = super().import_action(request, **kwargs)
+        result = getattr(response, "context_data", {}).get("result")
+        if result is not None and not result.has_errors() and report_summary(result.report):
+            messages.warning(request, f"Предварительный просмотр: {report_summary(result.report)}.")
+        return response
+
+    def add_success_message(self, result, request):
+        text = f"Импорт завершён: добавлено получателей: {result.totals['new']}"
+        if report_summary(result.report):
+            text += "; " + report_summary(result.report)
+        messages.success(request, text + ".")

@@ -2,23 +2,14 @@ from django.contrib import admin
 from unfold.admin import ModelAdmin
 
 from ..models import SendLog
-from .base import OwnedAdminMixin
+from .base import OwnedAdminMixin, ReadOnlyAdminMixin
 
 
 @admin.register(SendLog)
-class SendLogAdmin(OwnedAdminMixin, ModelAdmin):
+class SendLogAdmin(ReadOnlyAdminMixin, OwnedAdminMixin, ModelAdmin):
     owner_lookup = "campaign__created_by"
     list_display = ("created_at", "kind", "status", "email", "campaign", "smtp_message_id", "took_ms", "error")
     list_filter = ("kind", "status", "created_at")
     search_fields = ("email", "smtp_message_id", "campaign__name")
     list_select_related = ("campaign",)
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -1,0 +1,127 @@
+"""Forms of the campaign screens: the campaign itself and the small dialogs of its actions."""
+
+from email.utils import parseaddr
+
+from django import forms
+from django.template import TemplateSyntaxError
+from unfold.forms import BaseDialogForm
+from unfold.widgets import (
+    UnfoldAdminEmailInputWidget,
+    UnfoldAdminSelectMultipleWidget,
+    UnfoldAdminSelectWidget,
+    UnfoldAdminTextareaWidget,
+    UnfoldAdminTextInputWidget,
+    UnfoldBooleanSwitchWidget,
+)
+
+from backoffice.models import Company
+
+from ..addresses import is_valid_email, normalize_email
+from ..messages import CampaignTemplate
+from ..models import Campaign, CampaignRecipient
+from ..services import NewRecipient
+
+
+class CampaignForm(forms.ModelForm):
+    """Refuses templates that would not render, with the template engine's own words."""
+
+    class Meta:
+        model = Campaign
+        fields = ("name", "subject", "body_html", "body_text")
+        help_texts = {
+            "body_html": "Переменные: {{ name }}, {{ company }}, {{ email }}, {{ unsubscribe_url }} "
+            "и колонки импорта. Если ссылки отписки нет, она добавится в конце письма.",
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            CampaignTemplate(
+                subject=cleaned.get("subject", ""),
+                body_html=cleaned.get("body_html", ""),
+                body_text=cleaned.get("body_text", ""),
+            )
+        except TemplateSyntaxError as exc:
+            raise forms.ValidationError(f"Ошибка в шаблоне письма: {exc}") from exc
+        return cleaned
+
+
+class RecipientForm(forms.ModelForm):
+    """One recipient typed by hand: the address is normalised and must be valid."""
+
+    class Meta:
+        model = CampaignRecipient
+        fields = ("campaign", "email", "name", "variables")
+
+    def clean_email(self):
+        email = normalize_email(self.cleaned_data["email"])
+        if not is_valid_email(email):
+            raise forms.ValidationError("Введите корректный адрес e-mail.")
+        return email
+
+
+class ConfirmDialogForm(BaseDialogForm):
+    """An action that needs only a confirmation: posting the dialog is the confirmation."""
+
+
+class TestEmailForm(BaseDialogForm):
+    to = forms.EmailField(
+        label="Адрес для тестового письма",
+        widget=UnfoldAdminEmailInputWidget,
+        error_messages={"invalid": "Введите корректный адрес e-mail."},
+    )
+
+    def __init__(self, request, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        self.fields["to"].initial = request.user.email
+
+
+class AddRecipientsForm(BaseDialogForm):
+    lines = forms.CharField(
+        label="Адреса",
+        help_text="По одному на строке: «ivan@example.ru» или «Иван Петров <ivan@example.ru>».",
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 6}),
+    )
+
+    def new_recipients(self):
+        recipients = []
+        for line in self.cleaned_data["lines"].splitlines():
+            if not line.strip():
+                continue
+            name, address = parseaddr(line.strip())
+            recipients.append(NewRecipient(email=address or line.strip(), name=name))
+        return recipients
+
+
+class CompaniesFilterForm(BaseDialogForm):
+    """Which companies become recipients: their own e-mail and their contacts' e-mails."""
+
+    search = forms.CharField(label="Название содержит", required=False, widget=UnfoldAdminTextInputWidget)
+    cities = forms.MultipleChoiceField(
+        label="Города", required=False, widget=UnfoldAdminSelectMultipleWidget
+    )
+    industry = forms.ChoiceField(label="Отрасль", required=False, widget=UnfoldAdminSelectWidget)
+    only_mine = forms.BooleanField(label="Только мои компании", required=False, widget=UnfoldBooleanSwitchWidget)
+
+    def __init__(self, request, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        self.fields["cities"].choices = _distinct_choices("city")
+        self.fields["industry"].choices = [("", "Любая"), *_distinct_choices("industry")]
+
+    def companies(self):
+        data = self.cleaned_data
+        companies = Company.objects.all()
+        if data["search"]:
+            companies = companies.filter(name__icontains=data["search"])
+        if data["cities"]:
+            companies = companies.filter(city__in=data["cities"])
+        if data["industry"]:
+            companies = companies.filter(industry=data["industry"])
+        if data["only_mine"]:
+            companies = companies.filter(manager=self.request.user)
+        return companies
+
+
+def _distinct_choices(field):
+    values = Company.objects.exclude(**{field: ""}).order_by(field).values_list(field, flat=True).distinct()
+    return [(value, value) for value in values]
