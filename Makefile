@@ -13,7 +13,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $(STAMP)
 
-venv: $(STAMP)
+MO := locale/ru/LC_MESSAGES/django.mo
+
+# Russian for django-unfold's strings; without gettext's msgfmt they stay in English.
+$(MO): locale/ru/LC_MESSAGES/django.po $(STAMP)
+	@if command -v msgfmt >/dev/null; then $(PY) manage.py compilemessages -l ru --ignore=.venv -v 0; \
+	else echo "msgfmt (gettext) not found: some admin strings stay in English"; fi
+
+venv: $(STAMP) $(MO)
 
 run: venv
 	PORT=$(PORT) $(PY) manage.py runproduct
@@ -25,6 +32,12 @@ test: venv
 bench: venv
 	@$(PY) bin/check-services
 	$(PY) bench/send.py
+
+# Django's deployment checks with production-like values (tests/test_ops.py runs the same).
+check-deploy: venv
+	DEBUG=False SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	ALLOWED_HOSTS=crm.example.com MAILER_PUBLIC_BASE_URL=https://crm.example.com \
+	$(PY) manage.py check --deploy --fail-level WARNING
 
 clean:
 	rm -rf $(VENV) var test-output

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.db.models import Count, Q
+from django.utils import timezone
 from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
@@ -60,7 +61,7 @@ class CampaignQueueAdmin(OwnedAdminMixin, ModelAdmin):
 
     @display(description="причина")
     def reason(self, obj):
-        return reason_text(obj) or "—"
+        return reason_text(obj, now=timezone.now()) or "—"
 
     @display(description="прогресс")
     def progress(self, obj):

@@ -140,14 +140,18 @@ def test_manager_runs_a_campaign_in_the_browser(transactional_db, live_server, b
     shot(page, "09-deferred-progress")
     assert len(inbox.received) == 3
 
+    page.goto(admin + "mailer/campaignqueue/")
+    page.wait_for_selector("text=Продолжится сегодня в 11:00 (МСК)")
+    shot(page, "10-queue-with-reason")
+
     page.goto(admin + "backoffice/notification/")
     page.wait_for_selector("text=отложена")
-    shot(page, "10-deferral-notification")
+    shot(page, "11-deferral-notification")
 
     clock.move_to(msk(2026, 11, 30, 11, 0))  # the next hour: the limit lifts
     page.goto(admin + f"mailer/campaign/{campaign.pk}/change/")
     page.wait_for_selector("#campaign-progress[data-percent='100']", timeout=30_000)
-    shot(page, "11-progress-100")
+    shot(page, "12-progress-100")
 
     assert sorted(inbox.addresses()) == ["anna@example.ru", "boris@example.ru", "gleb@example.ru",
                                          "olga@crm.example", "vera@example.ru"]
