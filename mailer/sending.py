@@ -247,10 +247,10 @@ class CampaignRun:
     def _on_success(self, recipient, message_id, took_ms):
         # The recipient row is the truth and goes first; the log follows (no transaction:
         # two statements instead of four, and a crash between them loses only a log row).
-        CampaignRecipient.objects.filter(pk=recipient.pk).update(
+        still_there = CampaignRecipient.objects.filter(pk=recipient.pk).update(
             status=Recipient.SENT, sent_at=self.clock(), error_kind="", last_error=""
         )
-        self._log_send(recipient, SendLog.Status.SENT, message_id, took_ms)
+        self._log_send(recipient, SendLog.Status.SENT, message_id, took_ms, still_there=still_there)
         self.owner_sent += 1
         self._use_quota()
         if self.transient_errors:
@@ -292,10 +292,11 @@ class CampaignRun:
             logger.warning("Email not sent: invalid address", extra=self._log_ids(recipient))
 
     def _record_failure(self, recipient, failure, message_id, took_ms):
-        CampaignRecipient.objects.filter(pk=recipient.pk).update(
+        still_there = CampaignRecipient.objects.filter(pk=recipient.pk).update(
             status=Recipient.FAILED, error_kind=failure.kind, last_error=failure.text
         )
-        self._log_send(recipient, SendLog.Status.FAILED, message_id, took_ms, error=failure.text)
+        self._log_send(recipient, SendLog.Status.FAILED, message_id, took_ms, error=failure.text,
+                       still_there=still_there)
         logger.error(
             "Email send failed",
             extra={
@@ -308,10 +309,12 @@ class CampaignRun:
             },
         )
 
-    def _log_send(self, recipient, status, message_id, took_ms, *, error=""):
+    def _log_send(self, recipient, status, message_id, took_ms, *, error="", still_there=True):
+        """`still_there`: staff may delete a recipient while its message is on the way; the
+        log keeps the outcome without pointing at the row that is gone."""
         SendLog.objects.create(
             campaign_id=self.campaign.pk,
-            recipient_id=recipient.pk,
+            recipient_id=recipient.pk if still_there else None,
             kind=SendLog.Kind.CAMPAIGN,
             email=recipient.email,
             status=status,

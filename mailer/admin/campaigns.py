@@ -131,6 +131,17 @@ class CampaignAdmin(OwnedAdminMixin, ModelAdmin):
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
 
+    def has_delete_permission(self, request, obj=None):
+        # A campaign in the sender's hands is paused first, then deleted.
+        running = obj is not None and not isinstance(obj, (str, int)) and obj.status in (Status.READY, Status.SENDING)
+        return not running and super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        # Bulk deletion would not ask each campaign whether it is being sent.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
     @display(description="письмо для первого получателя")
     def preview(self, obj):
         if obj is None or obj.pk is None:

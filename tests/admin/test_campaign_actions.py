@@ -216,3 +216,13 @@ def test_attachment_is_added_with_the_campaign(client, manager_a, settings, tmp_
     assert client.post(reverse("admin:mailer_campaign_add"), form).status_code == 302
     attachment = Campaign.objects.get(name="С вложением").attachments.get()
     assert attachment.file.read() == b"%PDF-1.4 price"
+
+
+def test_a_campaign_being_sent_cannot_be_deleted(client, manager_a, campaign_a, mail_account, clock):
+    client.force_login(manager_a)
+    said(client.post(detail(campaign_a, "start"), CONFIRM))
+    delete_url = reverse("admin:mailer_campaign_delete", args=[campaign_a.pk])
+    assert client.post(delete_url, {"post": "yes"}).status_code == 403
+    assert Campaign.objects.filter(pk=campaign_a.pk).exists()
+    actions = client.get(reverse("admin:mailer_campaign_changelist")).context["action_form"].fields["action"].choices
+    assert "delete_selected" not in [name for name, _ in actions]

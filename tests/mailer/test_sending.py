@@ -43,6 +43,7 @@ def test_draft_campaign_is_not_sent(clock, inbox, owner):
     sending.run_sender_pass()
     assert inbox.received == []
     assert not CampaignQueue.objects.exists()
+    assert set(campaign.recipients.values_list("status", flat=True)) == {"pending"}
 
 
 def test_start_queues_then_sender_sends_and_completes(clock, inbox, owner):
@@ -418,3 +419,32 @@ def test_recipient_claim_is_the_guard_against_a_second_send(clock, inbox, owner)
     CampaignRecipient.objects.filter(pk=first.pk).update(status="sending")  # claimed elsewhere
     sending.run_sender_pass()
     assert inbox.addresses() == [campaign.recipients.order_by("id").last().email]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recipient_deleted_while_its_message_is_sent_is_logged_without_it(clock, inbox, owner):
+    import threading
+
+    from django.db import connection
+
+    campaign = make_campaign(owner, emails=["gone@example.com", "stay@example.com"])
+    start(campaign)
+
+    def staff_deletes(received):  # from another connection, as the admin would
+        def delete():
+            CampaignRecipient.objects.filter(email="gone@example.com").delete()
+            connection.close()
+
+        if received.to == "gone@example.com":
+            worker = threading.Thread(target=delete)
+            worker.start()
+            worker.join()
+
+    inbox.on_message = staff_deletes
+    sending.run_sender_pass()
+
+    assert sorted(inbox.addresses()) == ["gone@example.com", "stay@example.com"]
+    orphan = SendLog.objects.get(email="gone@example.com")
+    assert (orphan.status, orphan.recipient_id, orphan.campaign_id) == ("sent", None, campaign.pk)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.SENT
