@@ -127,11 +127,23 @@ class HourlyAllowance:
         self.counted, self.spare = before + granted, granted
 
 
-def throttle(action, *, user, limit, now):
-    """Counts one `action` by `user` in the current clock hour; refuses past `limit`.
+# Throttled actions and the settings holding their hourly limits (read at call time).
+THROTTLE_LIMIT_SETTINGS = {
+    "campaign_start": "MAILER_THROTTLE_CAMPAIGN_START_PER_HOUR",
+    "send_test_email": "MAILER_THROTTLE_TEST_EMAIL_PER_HOUR",
+}
+
+
+def throttle_limit(action):
+    return getattr(settings, THROTTLE_LIMIT_SETTINGS[action])
+
+
+def throttle(action, *, user, now):
+    """Counts one `action` by `user` in the current clock hour; refuses past its limit.
 
     Windows are clock hours so the refusal can say exactly when it lifts.
     """
+    limit = throttle_limit(action)
     resets_at = policy.next_hour_start(now=now)
     try:
         count = _increment(throttle_key(action, user.pk), ttl_seconds=(resets_at - now).total_seconds())

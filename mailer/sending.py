@@ -170,7 +170,7 @@ class CampaignRun:
         self.quota_row = SmtpBzQuota.current()
         self.owner_sent = owner_sent_today(self.campaign.created_by_id, now=now)
         self.quota_left = self.quota_row.emails_available if self.quota_row else None
-        self.allowance = limits.HourlyAllowance(limit=rate_per_hour(), batch=CHUNK_SIZE)
+        self.allowance = limits.HourlyAllowance(limit=settings.MAILER_RATE_PER_HOUR, batch=CHUNK_SIZE)
 
     def _budget(self):
         return policy.SendingBudget(
@@ -416,10 +416,6 @@ class CampaignRun:
 
 
 # --- helpers shared with services and tasks ----------------------------------------------
-
-
-def rate_per_hour():
-    return settings.MAILER_RATE_PER_HOUR
 
 
 def owner_sent_today(user_id, *, now):

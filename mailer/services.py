@@ -44,9 +44,7 @@ def campaign_start(*, campaign, user):
             "Разделите список на несколько кампаний."
         )
     now = timezone.now()
-    limits.throttle(
-        "campaign_start", user=user, limit=settings.MAILER_THROTTLE_CAMPAIGN_START_PER_HOUR, now=now
-    )
+    limits.throttle("campaign_start", user=user, now=now)
     campaign.status = Status.READY
     campaign.save(update_fields=["status", "updated_at"])
     _arm_queue(campaign, now=now)
@@ -123,14 +121,13 @@ def send_test_email(*, campaign, user, to):
     account = _require_account_enabled()
     _require_compiles(campaign)
     now = timezone.now()
-    limits.throttle(
-        "send_test_email", user=user, limit=settings.MAILER_THROTTLE_TEST_EMAIL_PER_HOUR, now=now
-    )
+    limits.throttle("send_test_email", user=user, now=now)
     count = limits.count_hourly_send(now=now)
-    if count is not None and count > sending.rate_per_hour():
+    limit = settings.MAILER_RATE_PER_HOUR
+    if count is not None and count > limit:
         limits.uncount_hourly_send(now=now)
         raise MailerError(
-            f"Достигнут лимит {sending.rate_per_hour()} писем в час. "
+            f"Достигнут лимит {limit} писем в час. "
             f"Тестовое письмо можно отправить после {policy.local_time(policy.next_hour_start(now=now)):%H:%M}."
         )
     log = sending.send_test_message(campaign=campaign, account=account, to=to)

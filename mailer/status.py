@@ -142,23 +142,17 @@ def _next_campaign_at(active, next_queue, *, now):
 
 # --- for `manage.py mailer_status`: what the checklist reads with SQL and redis-cli --------
 
-# Throttled actions (as services name them) and the settings holding their hourly limits.
-THROTTLED_ACTIONS = {
-    "campaign_start": "MAILER_THROTTLE_CAMPAIGN_START_PER_HOUR",
-    "send_test_email": "MAILER_THROTTLE_TEST_EMAIL_PER_HOUR",
-}
+def with_progress(queues):
+    """Annotates each queue with `total` and `done` recipients, in the same query."""
+    dealt_with = ~Q(campaign__recipients__status__in=[Recipient.PENDING, Recipient.SENDING])
+    return queues.annotate(total=Count("campaign__recipients"), done=Count("campaign__recipients", filter=dealt_with))
 
 
 def queue_overview():
     """Every campaign still in line (processing, pending, paused) in the sender's order,
     with its progress, in one query."""
-    unfinished = ~Q(campaign__recipients__status__in=[Recipient.PENDING, Recipient.SENDING])
-    return list(
-        CampaignQueue.objects.select_related("campaign__created_by")
-        .filter(status__in=[*WAITING, Queue.PAUSED])
-        .annotate(total=Count("campaign__recipients"), done=Count("campaign__recipients", filter=unfinished))
-        .order_by("-priority", "queued_at")
-    )
+    waiting = CampaignQueue.objects.select_related("campaign__created_by").filter(status__in=[*WAITING, Queue.PAUSED])
+    return list(with_progress(waiting).order_by("-priority", "queued_at", "id"))
 
 
 def daily_usage(*, now):
@@ -199,7 +193,7 @@ def _redis_ttl(key):
 def throttle_state(user):
     """This clock hour's throttle counters of one user, with their limits."""
     return [
-        {"action": action, "limit": getattr(settings, setting), **cache_entry(limits.throttle_key(action, user.pk))}
-        for action, setting in THROTTLED_ACTIONS.items()
+        {"action": action, "limit": limits.throttle_limit(action), **cache_entry(limits.throttle_key(action, user.pk))}
+        for action in limits.THROTTLE_LIMIT_SETTINGS
     ]
 

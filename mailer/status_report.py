@@ -23,7 +23,7 @@ def build(*, now, user=None):
     snapshot = status.snapshot(now=now)
     account = GlobalMailAccount.load()
     return {
-        "now": _iso(now),
+        "now": status.local_iso(now),
         "account": {"enabled": account.is_enabled, "host": account.smtp_host, "port": account.smtp_port},
         "working_hours": {
             "enabled": settings.MAILER_WORKING_HOURS_ENABLED,
@@ -66,8 +66,8 @@ def _queue_row(queue, *, now):
         "state": "deferred" if deferred else queue.status,
         "defer_reason": queue.defer_reason,
         "reason_text": status.reason_text(queue, now=now),
-        "deferred_until": _iso(queue.deferred_until),
-        "queued_at": _iso(queue.queued_at),
+        "deferred_until": status.local_iso(queue.deferred_until),
+        "queued_at": status.local_iso(queue.queued_at),
         "recipients_total": queue.total,
         "recipients_done": queue.done,
         "consecutive_transient_errors": queue.consecutive_transient_errors,
@@ -78,10 +78,6 @@ def _throttles(user):
     if user is None:
         return None
     return {"user": user.get_username(), "user_id": user.pk, "items": status.throttle_state(user)}
-
-
-def _iso(moment):
-    return policy.local_time(moment).isoformat() if moment else None
 
 
 # --- rendering -------------------------------------------------------------------------------

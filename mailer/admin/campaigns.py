@@ -4,6 +4,8 @@ Actions only translate a click into a service call (mailer.services) and its ans
 message; each is recorded in the admin log with its actor.
 """
 
+from urllib.parse import urlsplit
+
 from django.contrib import admin
 from django.db import transaction
 from django.db.models import Count, Q
@@ -11,6 +13,7 @@ from django.http import Http404
 from django.template import TemplateSyntaxError
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
@@ -81,7 +84,7 @@ class CampaignAdmin(OwnedAdminMixin, ModelAdmin):
     )
     change_form_before_template = "admin/mailer/campaign/progress.html"
     actions = ("start_selected", "pause_selected", "resume_selected", "retry_selected")
-    actions_row = ("row_start", "row_pause", "row_resume")
+    actions_row = ("detail_start", "detail_pause", "detail_resume")  # the same dialogs on each row
     actions_detail = (
         "detail_start", "detail_pause", "detail_resume", "detail_test_email", "detail_retry_failed",
         "detail_add_recipients", "detail_from_companies",
@@ -133,7 +136,7 @@ class CampaignAdmin(OwnedAdminMixin, ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         # A campaign in the sender's hands is paused first, then deleted.
-        running = obj is not None and not isinstance(obj, (str, int)) and obj.status in (Status.READY, Status.SENDING)
+        running = obj is not None and obj.status in (Status.READY, Status.SENDING)
         return not running and super().has_delete_permission(request, obj)
 
     def get_actions(self, request):
@@ -216,10 +219,17 @@ class CampaignAdmin(OwnedAdminMixin, ModelAdmin):
                 transaction.on_commit(tasks.send_pending_emails)
         return result
 
-    def _back(self, request, campaign=None):
-        if campaign is None:
-            return redirect_after_action(request, reverse("admin:mailer_campaign_changelist"))
-        return redirect_after_action(request, reverse("admin:mailer_campaign_change", args=[campaign.pk]))
+    def _back(self, request, campaign):
+        """Back to the list (with its filters) when the dialog was opened there, else to the
+        campaign page."""
+        listing = reverse("admin:mailer_campaign_changelist")
+        came_from = request.headers.get("Referer", "")
+        from_list = urlsplit(came_from).path == listing and url_has_allowed_host_and_scheme(
+            came_from, allowed_hosts={request.get_host()}
+        )
+        return redirect_after_action(
+            request, came_from if from_list else reverse("admin:mailer_campaign_change", args=[campaign.pk])
+        )
 
     def _start(self, request, campaign):
         return self._act(request, campaign, lambda: services.campaign_start(campaign=campaign, user=request.user),
@@ -234,8 +244,8 @@ class CampaignAdmin(OwnedAdminMixin, ModelAdmin):
     def _resume(self, request, campaign):
         return self._act(request, campaign, lambda: services.campaign_resume(campaign=campaign, user=request.user),
                          log="Возобновление кампании", wakes_sender=True,
-                         success=lambda c: f"Кампания «{c.name}» возобновлена: отправка продолжится "
-                                           "в ближайшие 30 секунд, если позволяют лимиты.")
+                         success=lambda c: f"Кампания «{c.name}» возобновлена: отправка продолжится, "
+                                           "как только позволят лимиты.")
 
     def _retry(self, request, campaign):
         return self._act(request, campaign,
@@ -265,26 +275,8 @@ class CampaignAdmin(OwnedAdminMixin, ModelAdmin):
     def retry_selected(self, request, queryset):
         self._bulk(request, queryset, self._retry)
 
-    # row and detail actions: a dialog posts the confirmation (no state change on GET)
-
-    @action(description="Запустить", icon="play_arrow", permissions=["change"], url_path="row-start",
-            dialog=_dialog("Запустить кампанию?", "Письма уйдут в рабочее время в пределах лимитов.",
-                           submit="Запустить"))
-    def row_start(self, request, form, object_id):
-        self._start(request, self._campaign(request, object_id))
-        return self._back(request)
-
-    @action(description="Пауза", icon="pause", permissions=["change"], url_path="row-pause",
-            dialog=_dialog("Поставить кампанию на паузу?", submit="Пауза"))
-    def row_pause(self, request, form, object_id):
-        self._pause(request, self._campaign(request, object_id))
-        return self._back(request)
-
-    @action(description="Возобновить", icon="resume", permissions=["change"], url_path="row-resume",
-            dialog=_dialog("Возобновить кампанию?", submit="Возобновить"))
-    def row_resume(self, request, form, object_id):
-        self._resume(request, self._campaign(request, object_id))
-        return self._back(request)
+    # row and detail actions: a dialog posts the confirmation (no state change on GET);
+    # afterwards the user is back on the page the dialog was opened from
 
     @action(description="Запустить", icon="play_arrow", permissions=["start"], url_path="start",
             variant=ActionVariant.PRIMARY,

@@ -1,16 +1,13 @@
 """The queue: what waits, why, and until when."""
 
 from django.contrib import admin
-from django.db.models import Count, Q
 from django.utils import timezone
 from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
-from ..models import CampaignQueue, CampaignRecipient
-from ..status import reason_text
+from ..models import CampaignQueue
+from ..status import reason_text, with_progress
 from .base import OwnedAdminMixin
-
-Recipient = CampaignRecipient.Status
 
 
 @admin.register(CampaignQueue)
@@ -29,20 +26,14 @@ class CampaignQueueAdmin(OwnedAdminMixin, ModelAdmin):
     list_filter = ("status", "defer_reason")
     list_select_related = ("campaign",)
     search_fields = ("campaign__name",)
-    fields = list_display[:0] + (
+    fields = (
         "campaign", "status", "priority", "defer_reason", "deferred_until", "queued_at", "started_at",
         "heartbeat_at", "completed_at", "consecutive_transient_errors",
     )
 
     def get_queryset(self, request):
         # Progress for the whole page in the same query, whatever the number of recipients.
-        return super().get_queryset(request).annotate(
-            recipients_total=Count("campaign__recipients"),
-            recipients_done=Count(
-                "campaign__recipients",
-                filter=~Q(campaign__recipients__status__in=[Recipient.PENDING, Recipient.SENDING]),
-            ),
-        )
+        return with_progress(super().get_queryset(request))
 
     def get_readonly_fields(self, request, obj=None):
         editable = {"priority"} if request.user.is_superuser else set()
@@ -65,4 +56,4 @@ class CampaignQueueAdmin(OwnedAdminMixin, ModelAdmin):
 
     @display(description="прогресс")
     def progress(self, obj):
-        return f"{obj.recipients_done} / {obj.recipients_total}"
+        return f"{obj.done} / {obj.total}"

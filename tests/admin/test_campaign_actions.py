@@ -226,3 +226,13 @@ def test_a_campaign_being_sent_cannot_be_deleted(client, manager_a, campaign_a, 
     assert Campaign.objects.filter(pk=campaign_a.pk).exists()
     actions = client.get(reverse("admin:mailer_campaign_changelist")).context["action_form"].fields["action"].choices
     assert "delete_selected" not in [name for name, _ in actions]
+
+
+def test_row_dialog_returns_to_the_list_and_ignores_foreign_referers(client, manager_a, mail_account, clock):
+    client.force_login(manager_a)
+    listing = "http://testserver" + reverse("admin:mailer_campaign_changelist")
+    first, second = make_campaign(manager_a, recipients=1, name="A"), make_campaign(manager_a, recipients=1, name="B")
+    assert client.post(detail(first, "start"), CONFIRM, HTTP_REFERER=listing)["Location"] == listing
+    foreign = client.post(detail(second, "start"), CONFIRM, HTTP_REFERER="https://evil.example/admin/mailer/campaign/")
+    assert foreign["Location"] == reverse("admin:mailer_campaign_change", args=[second.pk])
+    assert set(Campaign.objects.values_list("status", flat=True)) == {"ready"}

@@ -72,7 +72,7 @@ def busy_mailer(clock, mail_account, owner, other_owner):
     lock = limits.SenderLock()
     assert lock.acquire()
     for _ in range(2):
-        limits.throttle("campaign_start", user=owner, limit=10, now=NOW)
+        limits.throttle("campaign_start", user=owner, now=NOW)
     return {"active": active, "deferred": deferred, "lock": lock}
 
 
