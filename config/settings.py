@@ -289,6 +289,11 @@ MAILER_UNSUBSCRIBE_RATE_LIMIT = env.str("MAILER_UNSUBSCRIBE_RATE_LIMIT", default
 MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC = env.bool("MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC", default=False)
 MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH = env.bool("MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH", default=False)
 
+# Campaign templates run in a sandbox (mailer.templating): one message may not render to
+# more than this many bytes, nor take longer than this many seconds.
+MAILER_TEMPLATE_MAX_OUTPUT_BYTES = env.int("MAILER_TEMPLATE_MAX_OUTPUT_BYTES", default=1_000_000)
+MAILER_TEMPLATE_RENDER_SECONDS = env.float("MAILER_TEMPLATE_RENDER_SECONDS", default=2.0)
+
 # django-ratelimit: behind a reverse proxy REMOTE_ADDR is the proxy; name a META key holding
 # the one client address the proxy sets (e.g. HTTP_X_REAL_IP). Empty: REMOTE_ADDR.
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="")
