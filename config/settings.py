@@ -234,6 +234,34 @@ UNFOLD = {
     },
 }
 
+# --- Content-Security-Policy (django-csp) ---------------------------------------------------
+# No inline script anywhere: our own scripts are static files. What the policy must allow:
+# - 'unsafe-eval': django-unfold ships the standard Alpine.js build, which evaluates every
+#   x-data/@click expression with `new Function()`; without it the admin's tabs, dialogs and
+#   menus stop working (unfold issues #1344, #2129). Injected *script* still cannot run; the
+#   defence against injected *markup* is escaping (previews go escaped into a sandboxed iframe).
+# - style 'unsafe-inline': unfold's templates carry style attributes and a <style> block, and
+#   e-mails are styled inline; CSS cannot run code.
+# - img https: and data: — the preview iframe (srcdoc) inherits this policy, and e-mails show
+#   remote images; a sandboxed preview loading one tells its host only that someone looked.
+from csp.constants import NONE, SELF, UNSAFE_EVAL, UNSAFE_INLINE  # noqa: E402
+
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, UNSAFE_EVAL],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "https:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 # --- Dev mail catcher (`make run`) -------------------------------------------------------
 # An aiosmtpd server that keeps every message as a .eml file instead of delivering it; the
 # admin lists them as «Исходящие (dev)». On by default only in the embedded mode (SQLite).
