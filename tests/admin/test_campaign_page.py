@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from mailer import sending, services
-from mailer.messages import CampaignTemplate, sample_context
+from mailer.messages import HTML_FOOTER
 from mailer.models import Campaign
 from tests.conftest import make_campaign
 
@@ -100,13 +100,9 @@ def test_the_campaign_page_opens_for_a_broken_body_and_says_why(client, request,
 def test_the_preview_carries_the_whole_letter_inside_its_iframe(client, manager_a, campaign_a):
     client.force_login(manager_a)
     (iframe,) = Elements(change_page(client, campaign_a).content.decode()).all("iframe")
-    expected = CampaignTemplate(subject=campaign_a.subject, body_html=campaign_a.body_html).render(
-        sample_context(campaign_a, email="", unsubscribe_url="#"))
     assert iframe["sandbox"] == ""
     # The footer's style="…" used to end the attribute: the letter was cut after `<p style=`.
-    assert iframe["srcdoc"] == expected.html
-    assert 'style="margin-top:24px' in iframe["srcdoc"] and "Отписаться от рассылки" in iframe["srcdoc"]
-    assert "Здравствуйте, Клиент 0!" in iframe["srcdoc"]
+    assert iframe["srcdoc"] == "<p>Здравствуйте, Клиент 0!</p>" + HTML_FOOTER.replace("{{ unsubscribe_url }}", "#")
 
 
 def test_a_hostile_body_stays_inside_the_iframe(client, manager_a, superuser):

@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group, User
 
 from backoffice.models import Company
 from backoffice.permissions import MANAGER_GROUP
+from mailer import sending, services
 from mailer.models import Campaign
 from mailer.tokens import make_token
 from tests.browser.conftest import shot
@@ -20,7 +21,8 @@ PASSWORD = "Secret-pass-1"
 # Each piece reports itself if it ever runs: a dialog, a console line, a request to /pwned-N.
 HOSTILE_BODY = (
     "<p>Здравствуйте, {{ name }}!</p>"
-    '</iframe><script>alert("xss-1"); console.log("xss-ran-1"); fetch("/pwned-1")</script>'
+    # The first quote used to end the srcdoc attribute, and </iframe> the frame itself.
+    '<p title="x"></iframe><script>alert("xss-1"); console.log("xss-ran-1"); fetch("/pwned-1")</script>'
     '<img src="/pwned-2.png" onerror="alert(\'xss-2\'); console.log(\'xss-ran-2\')">'
     '<img src=x onerror="console.log(\'xss-ran-3\'); fetch(\'/pwned-3\')">'
     '<p title="a" style="x" onmouseover="console.log(\'xss-ran-4\')">"\'><svg onload="console.log(\'xss-ran-5\')">'
@@ -30,6 +32,7 @@ HOSTILE_BODY = (
     "  const form = new FormData();\n"
     "  form.append('csrfmiddlewaretoken', token); form.append('username', 'pwned');\n"
     "  form.append('password1', 'Pwned-pass-123'); form.append('password2', 'Pwned-pass-123');\n"
+    "  form.append('usable_password', 'true');\n"
     "  return fetch('/admin/auth/user/add/', {method: 'POST', body: form, credentials: 'include'});\n"
     "}).then(() => console.log('xss-ran-6'));\n"
     "</script>"
@@ -96,9 +99,7 @@ def test_a_hostile_body_runs_nothing_in_a_superusers_browser(live_server, browse
     watch = Watch(page)
     page.goto(admin + f"mailer/campaign/{campaign.pk}/change/")
     page.click("a:has-text('Предпросмотр')")
-    frame = page.frame_locator("iframe#campaign-preview")
-    frame.locator("text=Здравствуйте, Иван Иванов!").wait_for()
-    page.locator("iframe#campaign-preview").hover()
+    page.locator("iframe[sandbox]").hover()
     page.wait_for_timeout(1500)  # time enough for any script, handler or fetch to show itself
     shot(page, "20-hostile-preview-as-superuser")
 
@@ -108,6 +109,8 @@ def test_a_hostile_body_runs_nothing_in_a_superusers_browser(live_server, browse
     assert not [request for request in watch.requests if request.startswith("POST")]
     assert not User.objects.filter(username="pwned").exists()
     assert User.objects.count() == 2
+    # The letter is shown, inside the frame.
+    page.frame_locator("iframe[sandbox]").locator("text=Здравствуйте, Иван Иванов!").wait_for()
     # The admin page itself lost nothing to the body: the tabs after the preview are still there.
     assert page.locator("a:has-text('Служебное')").count() == 1
 
@@ -120,7 +123,7 @@ def test_an_ordinary_preview_shows_the_whole_letter(live_server, browser_page):
     log_in(page, live_server, "olga")
     page.goto(live_server.url + f"/admin/mailer/campaign/{campaign.pk}/change/")
     page.click("a:has-text('Предпросмотр')")
-    frame = page.frame_locator("iframe#campaign-preview")
+    frame = page.frame_locator("iframe[sandbox]")
     assert frame.locator("h2").inner_text() == "Скидка для Клиент 0"
     assert frame.locator("h2").evaluate("h => getComputedStyle(h).color") == "rgb(37, 99, 235)"
     # The footer's style="…" no longer ends the attribute: the whole footer is inside the frame.
@@ -151,7 +154,7 @@ def test_the_admin_works_under_its_content_security_policy(live_server, browser_
     alpine_started(page)
     # The tabs are Alpine's: each click must show its part of the page.
     page.click("a:text-is('Предпросмотр')")
-    page.frame_locator("iframe#campaign-preview").locator("text=Здравствуйте, Клиент 0!").wait_for()
+    page.frame_locator("iframe[sandbox]").locator("text=Здравствуйте, Клиент 0!").wait_for()
     page.click("a:text-is('Служебное')")
     page.wait_for_selector("text=Черновик", state="visible")
     page.click("#tabs-items a[href='#recipients']")
@@ -180,3 +183,22 @@ def test_the_admin_works_under_its_content_security_policy(live_server, browser_
 def alpine_started(page):
     """Alpine removes x-cloak once it has evaluated the page's expressions."""
     page.wait_for_function("() => window.Alpine && !document.documentElement.hasAttribute('x-cloak')")
+
+
+def test_a_campaign_paused_for_its_template_opens_and_says_why(live_server, browser_page, inbox, clock):
+    page = browser_page
+    owner = make_user("olga")
+    campaign = make_campaign(owner, recipients=2, name="Сломанная")
+    services.campaign_start(campaign=campaign, user=owner)
+    Campaign.objects.filter(pk=campaign.pk).update(body_html="<p>{% url 'admin:index' %}</p>")
+    sending.run_sender_pass()
+
+    log_in(page, live_server, "olga")
+    page.goto(live_server.url + f"/admin/mailer/campaign/{campaign.pk}/change/")
+    reason = page.locator("#campaign-progress-reason")
+    reason.locator("text=тег {% url %} в письмах запрещён").wait_for()
+    assert reason.inner_text().endswith("Исправьте и нажмите «Возобновить».")
+    page.click("a:has-text('Предпросмотр')")
+    assert page.locator("#campaign-preview-error").inner_text().startswith(
+        "Ошибка в шаблоне письма («Текст письма (HTML)», строка 1): тег {% url %} в письмах запрещён.")
+    shot(page, "24-paused-for-template-error")
