@@ -83,7 +83,7 @@ def _text_from_html(body_html):
         ) from exc
 
 
-def trial_render(*, subject, body_html, body_text, context):
+def trial_render(*, subject: str, body_html: str, body_text: str, context: dict) -> Rendered:
     """Compiles and renders once with `context`: what save, start and test send ask before
     they accept a template. Raises CampaignTemplateError."""
     return CampaignTemplate(subject=subject, body_html=body_html, body_text=body_text).render(context)
@@ -134,7 +134,7 @@ def recipient_context(*, email, name, company, variables, unsubscribe_url):
     }
 
 
-def sample_context(campaign, *, email, unsubscribe_url):
+def sample_context(campaign, *, email: str, unsubscribe_url: str) -> dict:
     """The context of the campaign's first recipient (or of a made-up one): what previews,
     test sends and the checks before save and start render with."""
     sample = campaign.recipients.select_related("company").first() if campaign and campaign.pk else None

@@ -472,7 +472,9 @@ def defer_queue(queue, deferral):
     )
 
 
-def pause_queue(queue, *, defer_reason="", pause_reason="", pause_detail=""):
+def pause_queue(
+    queue: CampaignQueue, *, defer_reason: str = "", pause_reason: str = "", pause_detail: str = ""
+) -> bool:
     """Pauses a queue the sender holds; returns False when it was no longer waiting or sending
     (staff paused or cancelled it meanwhile)."""
     paused = CampaignQueue.objects.filter(pk=queue.pk, status__in=[Queue.PENDING, Queue.PROCESSING]).update(

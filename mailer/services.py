@@ -244,7 +244,7 @@ def _require_account_enabled():
     return account
 
 
-def _require_renders(campaign):
+def _require_renders(campaign: Campaign) -> None:
     """Compiles and renders the campaign once for its first recipient; a template that fails
     raises CampaignTemplateError (a MailerError) naming the problem."""
     context = sample_context(campaign, email="", unsubscribe_url=unsubscribe_url(make_test_token(campaign.pk)))

@@ -10,6 +10,7 @@ whose text staff read.
 """
 
 import functools
+import re
 import time
 
 from django.conf import settings
@@ -36,9 +37,9 @@ class CampaignTemplateError(MailerError):
 
     def __init__(self, problem: str, *, part: str, line: int | None = None):
         self.part = part
-        self.problem = problem
+        self.problem = problem if problem.endswith((".", "!", "?")) else problem + "."
         where = f"«{PARTS[part]}»" + (f", строка {line}" if line else "")
-        super().__init__(f"Ошибка в шаблоне письма ({where}): {problem}")
+        super().__init__(f"Ошибка в шаблоне письма ({where}): {self.problem}")
 
 
 class RenderLimitExceeded(Exception):
@@ -167,10 +168,26 @@ def compile_template(source: str, *, part: str) -> Template:
     try:
         return SandboxTemplate(source, engine=sandbox_engine())
     except TemplateSyntaxError as exc:
-        token = getattr(exc, "token", None)  # Django's own words for the rarer mistakes
-        raise CampaignTemplateError(str(exc), part=part, line=token.lineno if token else None) from exc
+        token = getattr(exc, "token", None)
+        raise CampaignTemplateError(_in_russian(str(exc)), part=part, line=token.lineno if token else None) from exc
     except RecursionError as exc:
         raise CampaignTemplateError("слишком глубокая вложенность тегов.", part=part) from exc
+
+
+# The most common of Django's own syntax errors; the rarer ones keep Django's words.
+_DJANGO_SYNTAX_ERRORS = [
+    (re.compile(r"Could not parse the remainder: '(.*)' from '(.*)'"), "не удалось разобрать «{0}» в «{1}»."),
+    (re.compile(r"Unexpected end of expression in if tag\."), "в {{% if %}} не хватает условия."),
+    (re.compile(r"Empty variable tag on line \d+"), "пустая переменная {{{{ }}}}."),
+    (re.compile(r"Empty block tag on line \d+"), "пустой тег {{% %}}."),
+]
+
+
+def _in_russian(text):
+    for pattern, russian in _DJANGO_SYNTAX_ERRORS:
+        if match := pattern.fullmatch(text):
+            return russian.format(*match.groups())
+    return text
 
 
 # --- rendering ------------------------------------------------------------------------------

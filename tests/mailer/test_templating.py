@@ -83,6 +83,13 @@ def test_syntax_mistakes_name_the_tag_and_what_is_missing():
         "{% if name %}{% endfor %}")
 
 
+def test_common_django_syntax_errors_are_said_in_russian():
+    assert refusal("{% if %}x{% endif %}").endswith("): в {% if %} не хватает условия.")
+    assert refusal("<p>\n{{ name|upper) }}</p>").endswith(
+        "строка 2): не удалось разобрать «)» в «name|upper)».")
+    assert refusal("{{ }}").endswith("): пустая переменная {{ }}.")
+
+
 def test_the_domain_error_is_a_mailer_error_naming_the_field():
     with pytest.raises(MailerError) as error:
         render("<p>x</p>", body_text="{% load cache %}")
