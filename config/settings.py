@@ -234,6 +234,34 @@ UNFOLD = {
     },
 }
 
+# --- Content-Security-Policy (django-csp) ---------------------------------------------------
+# No inline script anywhere: our own scripts are static files. What the policy must allow:
+# - 'unsafe-eval': django-unfold ships the standard Alpine.js build, which evaluates every
+#   x-data/@click expression with `new Function()`; without it the admin's tabs, dialogs and
+#   menus stop working (unfold issues #1344, #2129). Injected *script* still cannot run; the
+#   defence against injected *markup* is escaping (previews go escaped into a sandboxed iframe).
+# - style 'unsafe-inline': unfold's templates carry style attributes and a <style> block, and
+#   e-mails are styled inline; CSS cannot run code.
+# - img https: and data: — the preview iframe (srcdoc) inherits this policy, and e-mails show
+#   remote images; a sandboxed preview loading one tells its host only that someone looked.
+from csp.constants import NONE, SELF, UNSAFE_EVAL, UNSAFE_INLINE  # noqa: E402
+
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, UNSAFE_EVAL],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "https:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 # --- Dev mail catcher (`make run`) -------------------------------------------------------
 # An aiosmtpd server that keeps every message as a .eml file instead of delivering it; the
 # admin lists them as «Исходящие (dev)». On by default only in the embedded mode (SQLite).
@@ -288,6 +316,11 @@ MAILER_UNSUBSCRIBE_RATE_LIMIT = env.str("MAILER_UNSUBSCRIBE_RATE_LIMIT", default
 # also send ours that they lack.
 MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC = env.bool("MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC", default=False)
 MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH = env.bool("MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH", default=False)
+
+# Campaign templates run in a sandbox (mailer.templating): one message may not render to
+# more than this many bytes, nor take longer than this many seconds.
+MAILER_TEMPLATE_MAX_OUTPUT_BYTES = env.int("MAILER_TEMPLATE_MAX_OUTPUT_BYTES", default=1_000_000)
+MAILER_TEMPLATE_RENDER_SECONDS = env.float("MAILER_TEMPLATE_RENDER_SECONDS", default=2.0)
 
 # django-ratelimit: behind a reverse proxy REMOTE_ADDR is the proxy; name a META key holding
 # the one client address the proxy sets (e.g. HTTP_X_REAL_IP). Empty: REMOTE_ADDR.

@@ -199,6 +199,12 @@ class CampaignQueue(models.Model):
         OUTSIDE_HOURS = "outside_hours", "Вне рабочего времени (09:00–18:00 МСК)"
         CIRCUIT_BREAKER = "circuit_breaker", "Много ошибок SMTP подряд"
 
+    class PauseReason(models.TextChoices):
+        """Why the sender (not staff) paused the campaign; staff resume it after the fix."""
+
+        NONE = "", "—"
+        TEMPLATE_ERROR = "template_error", "Ошибка в шаблоне письма"
+
     campaign = models.OneToOneField(
         Campaign, verbose_name="кампания", on_delete=models.CASCADE, related_name="queue"
     )
@@ -215,6 +221,10 @@ class CampaignQueue(models.Model):
     )
     deferred_until = models.DateTimeField("отложена до", null=True, blank=True)
     consecutive_transient_errors = models.PositiveIntegerField("временных ошибок подряд", default=0)
+    pause_reason = models.CharField(
+        "причина остановки", max_length=32, choices=PauseReason, default="", blank=True
+    )
+    pause_detail = models.TextField("что случилось", blank=True)
 
     class Meta:
         verbose_name = "очередь кампании"

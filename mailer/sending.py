@@ -12,7 +12,6 @@ import time
 
 from django.conf import settings
 from django.db.models import Count, F, Q
-from django.template import TemplateSyntaxError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,7 +19,14 @@ from backoffice.notifications import notify
 
 from . import limits, policy, quota, suppression
 from .addresses import is_valid_email
-from .messages import CampaignTemplate, Rendered, build_message, new_message_id, recipient_context
+from .messages import (
+    CampaignTemplate,
+    Rendered,
+    build_message,
+    new_message_id,
+    recipient_context,
+    sample_context,
+)
 from .models import (
     Campaign,
     CampaignQueue,
@@ -32,6 +38,7 @@ from .models import (
 )
 from .pii import email_log_fields, redact
 from .smtp import PERMANENT, SmtpConnection, classify_smtp_error
+from .templating import CampaignTemplateError
 from .tokens import make_test_token, make_token, unsubscribe_url
 
 logger = logging.getLogger(__name__)
@@ -110,7 +117,7 @@ class CampaignRun:
                 return RunEnd.NEXT
             try:
                 self.template = CampaignTemplate.for_campaign(self.campaign)
-            except TemplateSyntaxError as exc:
+            except CampaignTemplateError as exc:
                 self._pause_for_template_error(exc)
                 return RunEnd.NEXT
             with SmtpConnection(self.account) as self.smtp:
@@ -154,10 +161,17 @@ class CampaignRun:
             self._record_invalid(recipient, now)
             return None
         message_id = new_message_id(self.account, idstring=f"c{self.campaign.pk}.r{recipient.pk}")
+        try:
+            # Rendered before the claim: a template that fails leaves the recipient pending
+            # and pauses only its own campaign; the pass goes on with the next one.
+            message = self._compose(recipient, message_id)
+        except CampaignTemplateError as exc:
+            self._pause_for_template_error(exc)
+            return RunEnd.NEXT
         if not self._claim(recipient, message_id, now):
             return None  # another sender has it
         self.allowance.use()
-        failure, took_ms = self._deliver(recipient, message_id)
+        failure, took_ms = self._deliver(message)
         if failure:
             return self._on_failure(recipient, failure, message_id, took_ms)
         self._on_success(recipient, message_id, took_ms)
@@ -220,7 +234,7 @@ class CampaignRun:
 
     # --- delivery and outcomes ----------------------------------------------------------
 
-    def _deliver(self, recipient, message_id):
+    def _compose(self, recipient, message_id):
         url = unsubscribe_url(make_token(recipient.pk))
         context = recipient_context(
             email=recipient.email,
@@ -229,7 +243,7 @@ class CampaignRun:
             variables=recipient.variables,
             unsubscribe_url=url,
         )
-        message = build_message(
+        return build_message(
             account=self.account,
             rendered=self.template.render(context),
             to=recipient.email,
@@ -237,6 +251,8 @@ class CampaignRun:
             unsubscribe_url=url,
             attachments=self.template.attachments,
         )
+
+    def _deliver(self, message):
         started = time.monotonic()
         try:
             self.smtp.send(message)
@@ -345,7 +361,7 @@ class CampaignRun:
             "Circuit breaker opened: campaign paused after consecutive transient errors",
             extra={**self._log_ids(), "consecutive_transient_errors": self.transient_errors},
         )
-        pause_queue(self.queue, reason=Reason.CIRCUIT_BREAKER)
+        pause_queue(self.queue, defer_reason=Reason.CIRCUIT_BREAKER)
         _notify_owner(
             self.campaign,
             kind="circuit_breaker",
@@ -358,14 +374,18 @@ class CampaignRun:
         )
 
     def _pause_for_template_error(self, exc):
-        logger.error("Campaign template does not compile", extra={**self._log_ids(), "error": str(exc)})
-        pause_queue(self.queue, reason="")
-        _notify_owner(
-            self.campaign,
-            kind="template_error",
-            title=f"Кампания «{self.campaign.name}» остановлена",
-            text=f"Ошибка в шаблоне письма: {exc}. Исправьте шаблон и возобновите кампанию.",
+        logger.error("Campaign paused: its template does not render",
+                     extra={**self._log_ids(), "error": exc.problem})
+        paused = pause_queue(
+            self.queue, pause_reason=CampaignQueue.PauseReason.TEMPLATE_ERROR, pause_detail=str(exc)
         )
+        if paused:
+            _notify_owner(
+                self.campaign,
+                kind="template_error",
+                title=f"Кампания «{self.campaign.name}» остановлена",
+                text=f"{exc} Исправьте шаблон и возобновите кампанию.",
+            )
 
     # --- completion ---------------------------------------------------------------------
 
@@ -452,11 +472,21 @@ def defer_queue(queue, deferral):
     )
 
 
-def pause_queue(queue, *, reason):
-    CampaignQueue.objects.filter(pk=queue.pk).update(
-        status=Queue.PAUSED, defer_reason=reason, deferred_until=None
+def pause_queue(
+    queue: CampaignQueue, *, defer_reason: str = "", pause_reason: str = "", pause_detail: str = ""
+) -> bool:
+    """Pauses a queue the sender holds; returns False when it was no longer waiting or sending
+    (staff paused or cancelled it meanwhile)."""
+    paused = CampaignQueue.objects.filter(pk=queue.pk, status__in=[Queue.PENDING, Queue.PROCESSING]).update(
+        status=Queue.PAUSED,
+        defer_reason=defer_reason,
+        deferred_until=None,
+        pause_reason=pause_reason,
+        pause_detail=pause_detail,
     )
-    Campaign.objects.filter(pk=queue.campaign_id).update(status=Campaign.Status.PAUSED)
+    if paused:
+        Campaign.objects.filter(pk=queue.campaign_id).update(status=Campaign.Status.PAUSED)
+    return bool(paused)
 
 
 def _notify_owner(campaign, *, kind, title, text, dedupe_key=""):
@@ -481,16 +511,8 @@ def send_test_message(*, campaign, account, to):
     token that unsubscribes nobody, and is logged as `kind=test`.
     """
     template = CampaignTemplate.for_campaign(campaign)
-    sample = campaign.recipients.select_related("company").first()
     url = unsubscribe_url(make_test_token(campaign.pk))
-    context = recipient_context(
-        email=to,
-        name=sample.name if sample else "Иван Иванов",
-        company=(sample.company.name if sample and sample.company else ""),
-        variables=sample.variables if sample else {},
-        unsubscribe_url=url,
-    )
-    rendered = template.render(context)
+    rendered = template.render(sample_context(campaign, email=to, unsubscribe_url=url))
     rendered = Rendered(subject=f"[Тест] {rendered.subject}", html=rendered.html, text=rendered.text)
     message_id = new_message_id(account, idstring=f"c{campaign.pk}.test")
     message = build_message(

@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
-from django.template import TemplateSyntaxError
 from django.utils import timezone
 
 from . import limits, policy, sending
 from .addresses import is_valid_email, normalize_email
 from .exceptions import MailerError
-from .messages import CampaignTemplate
+from .messages import sample_context, trial_render
 from .models import Campaign, CampaignQueue, CampaignRecipient, GlobalMailAccount
 from .suppression import suppressed_among
+from .tokens import make_test_token, unsubscribe_url
 
 Status = Campaign.Status
 Recipient = CampaignRecipient.Status
@@ -33,7 +33,7 @@ def campaign_start(*, campaign, user):
     campaign = _locked(campaign)
     _require_status(campaign, {Status.DRAFT, Status.PAUSED}, action="запустить")
     _require_account_enabled()
-    _require_compiles(campaign)
+    _require_renders(campaign)
     counts = _recipient_counts(campaign)
     if not counts["pending"]:
         raise MailerError(NO_RECIPIENTS)
@@ -58,17 +58,19 @@ def campaign_pause(*, campaign, user):
     campaign.status = Status.PAUSED
     campaign.save(update_fields=["status", "updated_at"])
     CampaignQueue.objects.filter(campaign=campaign).exclude(status=Queue.COMPLETED).update(
-        status=Queue.PAUSED, defer_reason="", deferred_until=None
+        status=Queue.PAUSED, defer_reason="", deferred_until=None, pause_reason="", pause_detail=""
     )
     return campaign
 
 
 @transaction.atomic
 def campaign_resume(*, campaign, user):
-    """Paused (by staff or the circuit breaker) or deferred → back to the sender now.
+    """Paused (by staff, the circuit breaker or a template error) or deferred → back to the
+    sender now.
 
     The gates are checked again on the next pass; a deferral that still holds comes back
-    with the same reason and time (and no second notification).
+    with the same reason and time (and no second notification). A template that still does
+    not render is refused here rather than paused again by the sender.
     """
     campaign = _locked(campaign)
     queue = CampaignQueue.objects.filter(campaign=campaign).first()
@@ -81,10 +83,12 @@ def campaign_resume(*, campaign, user):
         _require_account_enabled()
         if not _recipient_counts(campaign)["pending"]:
             raise MailerError(NO_RECIPIENTS)
+        _require_renders(campaign)
         campaign.status = Status.SENDING if _has_outcomes(campaign) else Status.READY
         campaign.save(update_fields=["status", "updated_at"])
     CampaignQueue.objects.filter(campaign=campaign).update(
-        status=Queue.PENDING, defer_reason="", deferred_until=None, completed_at=None
+        status=Queue.PENDING, defer_reason="", deferred_until=None, completed_at=None, pause_reason="",
+        pause_detail="",
     )
     return campaign
 
@@ -119,7 +123,7 @@ def send_test_email(*, campaign, user, to):
     if not is_valid_email(to):
         raise MailerError(f"«{to}» — некорректный адрес e-mail.")
     account = _require_account_enabled()
-    _require_compiles(campaign)
+    _require_renders(campaign)
     now = timezone.now()
     limits.throttle("send_test_email", user=user, now=now)
     count = limits.count_hourly_send(now=now)
@@ -240,11 +244,12 @@ def _require_account_enabled():
     return account
 
 
-def _require_compiles(campaign):
-    try:
-        CampaignTemplate(subject=campaign.subject, body_html=campaign.body_html, body_text=campaign.body_text)
-    except TemplateSyntaxError as exc:
-        raise MailerError(f"Ошибка в шаблоне письма: {exc}") from exc
+def _require_renders(campaign: Campaign) -> None:
+    """Compiles and renders the campaign once for its first recipient; a template that fails
+    raises CampaignTemplateError (a MailerError) naming the problem."""
+    context = sample_context(campaign, email="", unsubscribe_url=unsubscribe_url(make_test_token(campaign.pk)))
+    trial_render(subject=campaign.subject, body_html=campaign.body_html, body_text=campaign.body_text,
+                 context=context)
 
 
 def _recipient_counts(campaign):
@@ -268,5 +273,7 @@ def _arm_queue(campaign, *, now):
             "completed_at": None,
             "defer_reason": "",
             "deferred_until": None,
+            "pause_reason": "",
+            "pause_detail": "",
         },
     )

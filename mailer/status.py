@@ -38,7 +38,11 @@ def campaign_progress(campaign):
 
 
 def reason_text(queue, *, now=None):
-    """The defer reason in Russian with the time it goes on: «… Продолжится в 11:00 (МСК).»"""
+    """Why the campaign waits, in Russian: the sender's pause with what staff must fix, or the
+    defer reason with the time it goes on («… Продолжится в 11:00 (МСК).»)."""
+    if queue and queue.pause_reason:
+        what = queue.pause_detail or CampaignQueue.PauseReason(queue.pause_reason).label + "."
+        return f"{what} Исправьте и нажмите «Возобновить»."
     if not queue or not queue.defer_reason:
         return ""
     text = CampaignQueue.DeferReason(queue.defer_reason).label

@@ -65,6 +65,7 @@ def _queue_row(queue, *, now):
         "status": queue.status,
         "state": "deferred" if deferred else queue.status,
         "defer_reason": queue.defer_reason,
+        "pause_reason": queue.pause_reason,
         "reason_text": status.reason_text(queue, now=now),
         "deferred_until": status.local_iso(queue.deferred_until),
         "queued_at": status.local_iso(queue.queued_at),

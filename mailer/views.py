@@ -7,6 +7,8 @@ client's one-click request, which carries no cookies and no CSRF token.
 
 import logging
 
+from csp.constants import NONCE, NONE, SELF
+from csp.decorators import csp
 from django.conf import settings
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -24,10 +26,20 @@ logger = logging.getLogger(__name__)
 
 RATE_LIMIT_GROUP = "mailer.unsubscribe"
 
+# The public page needs nothing but its own <style> (by nonce) and its own form.
+PAGE_POLICY = {
+    "default-src": [NONE],
+    "style-src": [NONCE],
+    "form-action": [SELF],
+    "base-uri": [NONE],
+    "frame-ancestors": [NONE],
+}
+
 
 @csrf_exempt  # the signed token is the proof; RFC 8058 clients send no cookies or CSRF token
 @never_cache  # the page shows per-recipient state; no proxy may keep it
 @require_http_methods(["GET", "POST"])
+@csp(PAGE_POLICY)
 def unsubscribe(request, token):
     if _rate_limited(request):
         return _page(request, "too_many", status=429)

@@ -10,17 +10,18 @@ from django.contrib import admin
 from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404
-from django.template import TemplateSyntaxError
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import escape, format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 
-from .. import services, tasks
-from ..messages import CampaignTemplate, recipient_context
-from ..models import Campaign, CampaignAttachment, CampaignRecipient
+from .. import services, status, tasks
+from ..messages import CampaignTemplate, sample_context
+from ..models import Campaign, CampaignAttachment, CampaignQueue, CampaignRecipient
+from ..templating import CampaignTemplateError
 from .base import OwnedAdminMixin, redirect_after_action, run_action
 from .forms import (
     AddRecipientsForm,
@@ -129,6 +130,12 @@ class CampaignAdmin(OwnedAdminMixin, ModelAdmin):
             return (*self.readonly_fields, "name", "subject", "body_html", "body_text")
         return self.readonly_fields
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The progress block says at once why the campaign waits; its script keeps it current.
+        queue = CampaignQueue.objects.filter(campaign_id=object_id).first() if object_id.isdigit() else None
+        extra_context = {**(extra_context or {}), "queue_reason": status.reason_text(queue, now=timezone.now())}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user
@@ -149,27 +156,23 @@ class CampaignAdmin(OwnedAdminMixin, ModelAdmin):
     def preview(self, obj):
         if obj is None or obj.pk is None:
             return "Появится после сохранения."
-        sample = obj.recipients.select_related("company").first()
-        context = recipient_context(
-            email=sample.email if sample else "ivan@example.ru",
-            name=sample.name if sample else "Иван Иванов",
-            company=sample.company.name if sample and sample.company else "",
-            variables=sample.variables if sample else {},
-            unsubscribe_url="#",
-        )
         try:
             rendered = CampaignTemplate(subject=obj.subject, body_html=obj.body_html,
-                                        body_text=obj.body_text).render(context)
-        except TemplateSyntaxError as exc:
-            return f"Ошибка в шаблоне письма: {exc}"
-        # An empty sandbox: no scripts, no forms, no access to the admin's origin.
+                                        body_text=obj.body_text).render(
+                sample_context(obj, email="", unsubscribe_url="#")
+            )
+        except CampaignTemplateError as exc:  # the page opens whatever the body; it says why
+            return format_html('<div id="campaign-preview-error" class="text-red-600">{}</div>', str(exc))
+        # The rendered HTML is a SafeString, which format_html would insert as it is: escape it
+        # explicitly so it stays inside the attribute. An empty sandbox: no scripts, no forms,
+        # no access to the admin's origin; the admin's Content-Security-Policy applies too.
         return format_html(
             '<div class="text-sm mb-2"><b>Тема:</b> {}</div>'
-            '<iframe sandbox="" srcdoc="{}" title="Предпросмотр письма" '
-            'style="width:100%;min-height:320px;border:1px solid #e5e7eb;border-radius:6px;background:#fff">'
+            '<iframe id="campaign-preview" sandbox="" srcdoc="{}" title="Предпросмотр письма" '
+            'class="w-full bg-white rounded-default border border-base-200" style="min-height:320px">'
             "</iframe>",
             rendered.subject,
-            rendered.html,
+            escape(str(rendered.html)),
         )
 
     # --- which buttons a campaign shows -----------------------------------------------------

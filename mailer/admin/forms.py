@@ -3,7 +3,6 @@
 from email.utils import parseaddr
 
 from django import forms
-from django.template import TemplateSyntaxError
 from unfold.forms import BaseDialogForm
 from unfold.widgets import (
     UnfoldAdminEmailInputWidget,
@@ -17,13 +16,15 @@ from unfold.widgets import (
 from backoffice.models import Company
 
 from ..addresses import is_valid_email, normalize_email
-from ..messages import CampaignTemplate
+from ..messages import sample_context, trial_render
 from ..models import Campaign, CampaignRecipient
 from ..services import NewRecipient
+from ..templating import CampaignTemplateError
 
 
 class CampaignForm(forms.ModelForm):
-    """Refuses templates that would not render, with the template engine's own words."""
+    """Refuses templates that would not render: each is compiled and rendered once for the
+    campaign's first recipient (or a sample one), and the error goes on the field at fault."""
 
     class Meta:
         model = Campaign
@@ -36,13 +37,14 @@ class CampaignForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         try:
-            CampaignTemplate(
+            trial_render(
                 subject=cleaned.get("subject", ""),
                 body_html=cleaned.get("body_html", ""),
                 body_text=cleaned.get("body_text", ""),
+                context=sample_context(self.instance, email="", unsubscribe_url="#"),
             )
-        except TemplateSyntaxError as exc:
-            raise forms.ValidationError(f"Ошибка в шаблоне письма: {exc}") from exc
+        except CampaignTemplateError as exc:
+            self.add_error(exc.part if exc.part in self.fields else None, str(exc))
         return cleaned
 
 

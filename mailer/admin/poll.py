@@ -37,4 +37,6 @@ def _campaign_state(campaign, *, now):
         "reason_code": queue.defer_reason if queue else "",
         "reason_text": status.reason_text(queue, now=now),
         "deferred_until": status.local_iso(queue.deferred_until) if queue else None,
+        "pause_reason": queue.pause_reason if queue else "",
+        "pause_detail": queue.pause_detail if queue else "",
     }

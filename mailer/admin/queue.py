@@ -23,12 +23,12 @@ class CampaignQueueAdmin(OwnedAdminMixin, ModelAdmin):
         "priority",
         "queued_at",
     )
-    list_filter = ("status", "defer_reason")
+    list_filter = ("status", "defer_reason", "pause_reason")
     list_select_related = ("campaign",)
     search_fields = ("campaign__name",)
     fields = (
         "campaign", "status", "priority", "defer_reason", "deferred_until", "queued_at", "started_at",
-        "heartbeat_at", "completed_at", "consecutive_transient_errors",
+        "heartbeat_at", "completed_at", "consecutive_transient_errors", "pause_reason", "pause_detail",
     )
 
     def get_queryset(self, request):
