@@ -9,21 +9,29 @@ from pathlib import Path
 import environ
 from django.urls import reverse_lazy
 
+from config import local_keys
+from config.envvars import strict_bool
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 # ENV_FILE names another file (a deployment's, or a test's); real environment variables win.
 environ.Env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")))
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for, and parsed strictly: `make run` (manage.py runproduct) turns it on.
+DEBUG = strict_bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)  # SQLite files of the embedded mode live here
+
 if not SECRET_KEY:
     if not DEBUG:
         raise environ.ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "insecure-dev-only-key-never-use-in-production"
+    # A local run: a random key of this data directory, never one from the repository.
+    SECRET_KEY = local_keys.read_or_create(DATA_DIR / "secret_key", make=local_keys.django_secret_key)
 if not DEBUG and not ALLOWED_HOSTS:
     raise environ.ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
 
@@ -75,9 +83,6 @@ TEMPLATES = [
         },
     },
 ]
-
-DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
-DATA_DIR.mkdir(parents=True, exist_ok=True)  # SQLite files of the embedded mode live here
 
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),

@@ -240,6 +240,25 @@ def test_make_run_says_which_port_is_taken(tmp_path):
     assert f"Порт {port} занят другим процессом. Запустите на другом: PORT={port + 1} make run" in result.stderr
 
 
+def test_make_run_turns_debug_on_and_keeps_random_keys_under_the_data_dir(tmp_path):
+    """`make run` needs no SECRET_KEY: it makes one once (mode 0600) and reuses it."""
+    with socket.socket() as busy:  # the run stops right after the settings load
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        runs = [manage("runproduct", env=child_env(DATA_DIR=tmp_path, PORT=port, DEBUG="False"))
+                for _ in range(2)]
+    assert all(f"Порт {port} занят" in run.stderr for run in runs), runs[0].stderr  # settings loaded
+    key_file = tmp_path / "secret_key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key = key_file.read_text().strip()
+    assert len(key) >= 50 and key != "insecure-dev-only-key-never-use-in-production"
+    code = "import django; django.setup(); from django.conf import settings as s; print(s.SECRET_KEY)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, capture_output=True, text=True,
+                            env=child_env(DATA_DIR=tmp_path, DEBUG="True"), timeout=30)
+    assert result.stdout.strip() == key  # every later process of this data directory reuses it
+
+
 # --- what `make run` sets up ----------------------------------------------------------------------
 
 
