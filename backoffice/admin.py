@@ -1,5 +1,6 @@
-"""CRM screens: companies and contacts, notifications, the audit log, users."""
+"""CRM screens: companies and contacts, notifications, the audit log, users, login attempts."""
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
@@ -175,3 +176,51 @@ class LogEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     @display(description="описание")
     def message(self, obj):
         return obj.get_change_message()
+
+
+# --- login attempts (django-axes) --------------------------------------------------------------
+
+
+class SuperusersOnlyMixin:
+    """Login records name people and addresses: superusers only, whatever the permissions."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+
+@admin.register(AccessFailureLog)
+class AccessFailureLogAdmin(SuperusersOnlyMixin, ReadOnlyAdminMixin, ModelAdmin):
+    """«Попытки входа»: every failed login, the one that locked the door marked."""
+
+    list_display = ("attempt_time", "username", "ip_address", "locked_badge", "user_agent")
+    list_filter = ("locked_out", ("attempt_time", RangeDateFilter))
+    list_filter_submit = True
+    search_fields = ("username", "ip_address")
+
+    @display(description="блокировка", label={"Вход закрыт": "danger", "—": "info"})
+    def locked_badge(self, obj):
+        return "Вход закрыт" if obj.locked_out else "—"
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(SuperusersOnlyMixin, ReadOnlyAdminMixin, ModelAdmin):
+    """Failures counted now, per username, IP and browser; deleting a row lifts its lock."""
+
+    list_display = ("attempt_time", "username", "ip_address", "failures_since_start", "user_agent")
+    search_fields = ("username", "ip_address")
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(SuperusersOnlyMixin, ReadOnlyAdminMixin, ModelAdmin):
+    """Successful logins and logouts."""
+
+    list_display = ("attempt_time", "username", "ip_address", "logout_time", "user_agent")
+    list_filter = (("attempt_time", RangeDateFilter),)
+    list_filter_submit = True
+    search_fields = ("username", "ip_address")

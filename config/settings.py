@@ -233,11 +233,35 @@ UNFOLD = {
                     _nav("Квота smtp.bz", "data_usage", "admin:mailer_smtpbzquota_changelist",
                          "mailer.view_smtpbzquota"),
                     _nav("Пользователи", "person", "admin:auth_user_changelist", "auth.view_user"),
+                    _nav("Попытки входа", "lock_person", "admin:axes_accessfailurelog_changelist",
+                         "axes.view_accessfailurelog"),
                 ],
             },
         ],
     },
 }
+
+# --- Login throttle (django-axes) --------------------------------------------------------
+# django-axes rather than django-ratelimit around the login view: it counts failed logins
+# only (not every POST), per username and per client IP, keeps every failure and lockout in
+# the database for the superusers' audit screens, and its database handler needs no Redis,
+# so a Redis outage neither opens the door nor locks staff out. The functions named here
+# live in backoffice/login_throttle.py and read the LOGIN_* settings at call time.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as axes requires
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+LOGIN_REDIRECT_URL = "admin:index"  # unfold's login form posts no `next`: land on the dashboard
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)  # failures per username, and per IP ...
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)  # ... within this window lock it
+AXES_FAILURE_LIMIT = "backoffice.login_throttle.failure_limit"
+AXES_COOLOFF_TIME = "backoffice.login_throttle.cool_off"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one at the limit locks
+AXES_CLIENT_IP_CALLABLE = "backoffice.login_throttle.client_ip"  # behind the proxy: RATELIMIT_IP_META_KEY
+AXES_LOCKOUT_CALLABLE = "backoffice.login_throttle.lockout_response"  # the login page, in Russian, 429
+# Refused attempts do not extend the lockout, so «попробуйте через N мин.» is the truth.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # one row per failure, with the one that locked marked
+AXES_ENABLE_ADMIN = False  # backoffice/admin.py shows the records in unfold, superusers only
 
 # --- Dev mail catcher (`make run`) -------------------------------------------------------
 # An aiosmtpd server that keeps every message as a .eml file instead of delivering it; the

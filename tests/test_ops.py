@@ -58,8 +58,11 @@ def database_url():
     return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+_PRODUCTION_SECRET_KEY = secrets.token_urlsafe(50)  # one for all: processes of a deployment share it
+
+
 def production_env(**overrides):
-    return child_env(DEBUG="False", SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="crm.example.com",
+    return child_env(DEBUG="False", SECRET_KEY=_PRODUCTION_SECRET_KEY, ALLOWED_HOSTS="crm.example.com",
                      MAILER_PUBLIC_BASE_URL="https://crm.example.com", REDIS_URL=settings.REDIS_URL, **overrides)
 
 
@@ -434,8 +437,8 @@ def queue_on_redis():
 
 
 def _consumer(*args, log):
-    env = child_env(DATABASE_URL=database_url(), REDIS_URL=settings.REDIS_URL,
-                    MAILER_WORKING_HOURS_ENABLED="false", MAILER_RATE_PER_HOUR=10000)
+    env = production_env(DATABASE_URL=database_url(), MAILER_WORKING_HOURS_ENABLED="false",
+                         MAILER_RATE_PER_HOUR=10000)
     return subprocess.Popen([sys.executable, "manage.py", "run_huey", "--workers", "1", *args], cwd=BASE_DIR,
                             env=env, stdout=log, stderr=subprocess.STDOUT)
 
