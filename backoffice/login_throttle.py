@@ -1,8 +1,8 @@
 """The login door: django-axes counts failed logins per username and per client IP.
 
 This module holds what axes asks the project for (settings name these functions): the
-limit and the lockout window read from settings at call time, the client IP as
-django-ratelimit sees it, and the Russian page a locked-out person gets.
+limit and the lockout window read from settings at call time, and the Russian page a
+locked-out person gets. The client IP is config.client_ip's, as for the unsubscribe page.
 """
 
 import logging
@@ -32,13 +32,6 @@ def failure_limit(request, credentials=None) -> int:
 
 def cool_off(request=None) -> timedelta:
     return timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
-
-
-def client_ip(request) -> str:
-    """The client behind the compose proxy (RATELIMIT_IP_META_KEY, e.g. its X-Real-IP),
-    else the peer: the login and the unsubscribe page count the same person."""
-    meta_key = settings.RATELIMIT_IP_META_KEY
-    return (meta_key and request.META.get(meta_key)) or request.META.get("REMOTE_ADDR", "")
 
 
 def minutes_left(ends_at: datetime, *, now: datetime) -> int:

@@ -256,7 +256,7 @@ LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)  # ... with
 AXES_FAILURE_LIMIT = "backoffice.login_throttle.failure_limit"
 AXES_COOLOFF_TIME = "backoffice.login_throttle.cool_off"
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one at the limit locks
-AXES_CLIENT_IP_CALLABLE = "backoffice.login_throttle.client_ip"  # behind the proxy: RATELIMIT_IP_META_KEY
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"  # behind the proxy: RATELIMIT_IP_META_KEY
 AXES_LOCKOUT_CALLABLE = "backoffice.login_throttle.lockout_response"  # the login page, in Russian, 429
 # Refused attempts do not extend the lockout, so «попробуйте через N мин.» is the truth.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
