@@ -3,6 +3,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from .attachments import AttachmentStorage
+
 
 class GlobalMailAccount(models.Model):
     """The one SMTP account every campaign sends through (a singleton row, pk=1)."""
@@ -104,7 +106,8 @@ class CampaignAttachment(models.Model):
     campaign = models.ForeignKey(
         Campaign, verbose_name="кампания", on_delete=models.CASCADE, related_name="attachments"
     )
-    file = models.FileField("файл", upload_to="attachments/%Y/%m/")
+    # Never public: see mailer/attachments.py.
+    file = models.FileField("файл", upload_to="attachments/%Y/%m/", storage=AttachmentStorage())
 
     class Meta:
         verbose_name = "вложение"

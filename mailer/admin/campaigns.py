@@ -24,6 +24,7 @@ from ..models import Campaign, CampaignAttachment, CampaignRecipient
 from .base import OwnedAdminMixin, redirect_after_action, run_action
 from .forms import (
     AddRecipientsForm,
+    AttachmentForm,
     CampaignForm,
     CompaniesFilterForm,
     ConfirmDialogForm,
@@ -38,6 +39,7 @@ EDITABLE = (Status.DRAFT, Status.PAUSED)
 
 class AttachmentInline(TabularInline):
     model = CampaignAttachment
+    form = AttachmentForm
     extra = 0
     verbose_name_plural = "Вложения"
 
