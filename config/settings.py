@@ -263,6 +263,18 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = True  # one row per failure, with the one that locked marked
 AXES_ENABLE_ADMIN = False  # backoffice/admin.py shows the records in unfold, superusers only
 
+# --- Secrets at rest and admin sessions -------------------------------------------------
+# The SMTP password and the smtp.bz API key are stored encrypted (Fernet, mailer/stored_secrets.py)
+# with this key: one or more comma-separated keys, the first encrypts, all decrypt (rotation).
+MAILER_SECRETS_KEY = env.str("MAILER_SECRETS_KEY", default="")
+if not MAILER_SECRETS_KEY:
+    if not DEBUG:
+        raise environ.ImproperlyConfigured("MAILER_SECRETS_KEY must be set when DEBUG is off.")
+    MAILER_SECRETS_KEY = local_keys.read_or_create(DATA_DIR / "secrets_key", make=local_keys.fernet_key)
+# A session ends a working day after login, not after Django's two weeks.
+ADMIN_SESSION_HOURS = env.int("ADMIN_SESSION_HOURS", default=10)
+SESSION_COOKIE_AGE = ADMIN_SESSION_HOURS * 3600
+
 # --- Dev mail catcher (`make run`) -------------------------------------------------------
 # An aiosmtpd server that keeps every message as a .eml file instead of delivering it; the
 # admin lists them as «Исходящие (dev)». On by default only in the embedded mode (SQLite).

@@ -12,7 +12,7 @@ from django.db.models import Count, Q
 from django.template import TemplateSyntaxError
 from django.utils import timezone
 
-from . import limits, policy, sending
+from . import limits, policy, sending, stored_secrets
 from .addresses import is_valid_email, normalize_email
 from .exceptions import MailerError
 from .messages import CampaignTemplate
@@ -237,6 +237,7 @@ def _require_account_enabled():
     account = GlobalMailAccount.load()
     if not account.is_enabled:
         raise MailerError(ACCOUNT_DISABLED)
+    stored_secrets.reveal(account.smtp_password)  # refuses (in Russian) one that cannot be read
     return account
 
 

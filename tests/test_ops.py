@@ -62,8 +62,10 @@ _PRODUCTION_SECRET_KEY = secrets.token_urlsafe(50)  # one for all: processes of 
 
 
 def production_env(**overrides):
+    # The tests' own MAILER_SECRETS_KEY: the children read what the tests stored encrypted.
     return child_env(DEBUG="False", SECRET_KEY=_PRODUCTION_SECRET_KEY, ALLOWED_HOSTS="crm.example.com",
-                     MAILER_PUBLIC_BASE_URL="https://crm.example.com", REDIS_URL=settings.REDIS_URL, **overrides)
+                     MAILER_PUBLIC_BASE_URL="https://crm.example.com", REDIS_URL=settings.REDIS_URL,
+                     MAILER_SECRETS_KEY=settings.MAILER_SECRETS_KEY, **overrides)
 
 
 # --- `make run`: manage.py runproduct in a subprocess -------------------------------------------
@@ -375,8 +377,9 @@ def test_check_deploy_is_clean_with_production_values():
 @pytest.mark.parametrize("unset, message", [
     ("SECRET_KEY", "SECRET_KEY must be set when DEBUG is off."),
     ("ALLOWED_HOSTS", "ALLOWED_HOSTS must be set when DEBUG is off."),
+    ("MAILER_SECRETS_KEY", "MAILER_SECRETS_KEY must be set when DEBUG is off."),
 ])
-def test_production_refuses_to_start_without_a_secret_key_or_allowed_hosts(unset, message):
+def test_production_refuses_to_start_without_its_keys_or_allowed_hosts(unset, message):
     env = production_env()
     del env[unset]
     result = manage("check", env=env)

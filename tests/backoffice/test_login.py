@@ -163,3 +163,13 @@ def test_a_login_without_next_lands_on_the_dashboard(boss):
 def test_minutes_left_round_up(seconds, minutes):
     now = msk(2026, 11, 30, 10, 0)
     assert minutes_left(now + timedelta(seconds=seconds), now=now) == minutes
+
+
+def test_an_admin_session_ends_after_a_working_day(boss, clock, settings):
+    assert settings.SESSION_COOKIE_AGE == settings.ADMIN_SESSION_HOURS * 3600 == 10 * 3600
+    client, _ = log_in("boss", "right-pass")  # at 10:00
+
+    clock.move_to(msk(2026, 11, 30, 19, 59))
+    assert logged_in(client)
+    clock.move_to(msk(2026, 11, 30, 20, 0, 1))
+    assert not logged_in(client)  # not Django's default two weeks
