@@ -371,5 +371,11 @@ LOGGING = {
         # With a handler of its own here, run_huey does not add a second one (every line twice).
         "huey": {"level": "INFO", "handlers": ["console"], "propagate": False},
         "mail.log": {"level": "WARNING"},  # aiosmtpd's catcher narrates every SMTP command
+        # Django gives these loggers handlers of its own, without the redaction filter
+        # (runserver's request lines, DEBUG's console copy of "Not Found: /path"): an empty
+        # list removes them, and the records go to the console handler above instead.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+        "py.warnings": {"handlers": [], "propagate": True},
     },
 }

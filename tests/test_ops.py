@@ -63,9 +63,10 @@ _PRODUCTION_SECRET_KEY = secrets.token_urlsafe(50)  # one for all: processes of 
 
 def production_env(**overrides):
     # The tests' own MAILER_SECRETS_KEY: the children read what the tests stored encrypted.
-    return child_env(DEBUG="False", SECRET_KEY=_PRODUCTION_SECRET_KEY, ALLOWED_HOSTS="crm.example.com",
-                     MAILER_PUBLIC_BASE_URL="https://crm.example.com", REDIS_URL=settings.REDIS_URL,
-                     MAILER_SECRETS_KEY=settings.MAILER_SECRETS_KEY, **overrides)
+    return child_env(**{
+        "DEBUG": "False", "SECRET_KEY": _PRODUCTION_SECRET_KEY, "ALLOWED_HOSTS": "crm.example.com",
+        "MAILER_PUBLIC_BASE_URL": "https://crm.example.com", "REDIS_URL": settings.REDIS_URL,
+        "MAILER_SECRETS_KEY": settings.MAILER_SECRETS_KEY, **overrides})
 
 
 # --- `make run`: manage.py runproduct in a subprocess -------------------------------------------
