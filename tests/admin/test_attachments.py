@@ -2,11 +2,15 @@
 and superusers only, always as a download; allowed types and a size limit on upload, in
 Russian. The sending pipeline still reads them (tests/mailer/test_sending.py)."""
 
+import importlib
+
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from django.urls import reverse
+from django.urls import clear_url_caches, reverse
+
+import config.urls
 
 from mailer.models import Campaign, CampaignAttachment
 
@@ -15,14 +19,17 @@ pytestmark = pytest.mark.django_db
 HOSTILE = b"<script>fetch('/admin/auth/user/add/')</script>"
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+@pytest.fixture
+def price(campaign_a):
+    """In the test settings' MEDIA_ROOT, where a /media/ route would have served it from."""
+    attachment = campaign_a.attachments.create(file=ContentFile(b"%PDF-1.4 price", name="price.pdf"))
+    yield attachment
+    attachment.file.storage.delete(attachment.file.name)
 
 
 @pytest.fixture
-def price(campaign_a):
-    return campaign_a.attachments.create(file=ContentFile(b"%PDF-1.4 price", name="price.pdf"))
+def uploads_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
 
 
 def campaign_form(name, *uploads):
@@ -33,9 +40,22 @@ def campaign_form(name, *uploads):
     return form
 
 
-def test_an_attachment_has_no_public_url(client, price, manager_a):
+@pytest.fixture
+def urls_of_a_debug_process(settings):
+    """The URLconf as a DEBUG process (`make run`) builds it at import."""
+    settings.DEBUG = True
+    importlib.reload(config.urls)
+    clear_url_caches()
+    yield
+    settings.DEBUG = False
+    importlib.reload(config.urls)
+    clear_url_caches()
+
+
+def test_an_attachment_has_no_public_url_even_with_debug_on(client, price, manager_a, settings,
+                                                            urls_of_a_debug_process):
     stored = price.file.name
-    assert (price.file.path.startswith(str(price.file.storage.location)) and stored.startswith("attachments/"))
+    assert price.file.path == str(settings.MEDIA_ROOT / stored) and stored.startswith("attachments/")
     for path in (f"/media/{stored}", f"/{stored}"):
         assert Client().get(path).status_code == 404  # nothing serves the files themselves
         client.force_login(manager_a)
@@ -55,7 +75,7 @@ def test_the_owner_downloads_it_as_a_file_never_as_a_page(client, manager_a, pri
     assert response["X-Content-Type-Options"] == "nosniff"
 
 
-def test_an_old_html_attachment_is_downloaded_not_run(client, manager_a, campaign_a):
+def test_an_old_html_attachment_is_downloaded_not_run(client, manager_a, campaign_a, uploads_in_tmp):
     """Uploaded before the type check existed: it still never opens as a page."""
     page = campaign_a.attachments.create(file=ContentFile(HOSTILE, name="invite.html"))
     client.force_login(manager_a)
@@ -110,7 +130,7 @@ def test_a_file_over_the_size_limit_is_refused_in_russian(client, manager_a, set
     assert not CampaignAttachment.objects.exists()
 
 
-def test_allowed_files_within_the_limit_are_kept(client, manager_a):
+def test_allowed_files_within_the_limit_are_kept(client, manager_a, uploads_in_tmp):
     client.force_login(manager_a)
     uploads = [SimpleUploadedFile("price.pdf", b"%PDF-1.4"), SimpleUploadedFile("list.XLSX", b"PK")]
     assert client.post(reverse("admin:mailer_campaign_add"), campaign_form("Два", *uploads)).status_code == 302
