@@ -235,6 +235,8 @@ UNFOLD = {
                     _nav("Пользователи", "person", "admin:auth_user_changelist", "auth.view_user"),
                     _nav("Попытки входа", "lock_person", "admin:axes_accessfailurelog_changelist",
                          "axes.view_accessfailurelog"),
+                    _nav("Блокировки входа", "lock_clock", "admin:axes_accessattempt_changelist",
+                         "axes.view_accessattempt"),
                 ],
             },
         ],
