@@ -341,7 +341,8 @@ MAILER_ATTACHMENT_EXTENSIONS = env.list("MAILER_ATTACHMENT_EXTENSIONS", default=
 MAILER_ATTACHMENT_MAX_BYTES = env.int("MAILER_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 
 # django-ratelimit: behind a reverse proxy REMOTE_ADDR is the proxy; name a META key holding
-# the one client address the proxy sets (e.g. HTTP_X_REAL_IP). Empty: REMOTE_ADDR.
+# the one client address the proxy sets (e.g. HTTP_X_REAL_IP). Empty: REMOTE_ADDR. The login
+# throttle and the unsubscribe page read it through config/client_ip.py.
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="")
 # W001: Django's own RedisCache is not on django-ratelimit's list, yet it works (INCR is
 # atomic), so the warning is silenced on purpose. E003: the embedded mode's DatabaseCache
@@ -354,6 +355,8 @@ LOGGING = {
     "filters": {"redact_emails": {"()": "mailer.pii.RedactEmailsFilter"}},
     "formatters": {
         "text": {"()": "mailer.pii.KeyValueFormatter"},
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}",
+                          "style": "{"},
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -366,6 +369,9 @@ LOGGING = {
             "formatter": env.str("LOG_FORMAT", default="text" if DEBUG else "json"),
             "filters": ["redact_emails"],
         },
+        # runserver's request lines (`make run`), as Django prints them, redacted.
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server",
+                          "filters": ["redact_emails"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -373,11 +379,10 @@ LOGGING = {
         # With a handler of its own here, run_huey does not add a second one (every line twice).
         "huey": {"level": "INFO", "handlers": ["console"], "propagate": False},
         "mail.log": {"level": "WARNING"},  # aiosmtpd's catcher narrates every SMTP command
-        # Django gives these loggers handlers of its own, without the redaction filter
-        # (runserver's request lines, DEBUG's console copy of "Not Found: /path"): an empty
-        # list removes them, and the records go to the console handler above instead.
+        # Django's own handlers for these have no redaction filter (DEBUG's console copy of
+        # "Not Found: /path", mail to ADMINS, runserver's lines): replaced by ours.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
-        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
         "py.warnings": {"handlers": [], "propagate": True},
     },
 }

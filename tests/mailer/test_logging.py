@@ -181,11 +181,13 @@ def test_djangos_own_request_records_carry_no_address(client, console):
     assert_no_address(console.getvalue())
 
 
-def test_djangos_own_handlers_are_replaced_by_the_redacting_one():
-    """runserver's request lines and DEBUG's console copies had handlers without the filter."""
-    for name in ("django", "django.server", "py.warnings"):
+def test_djangos_own_handlers_are_replaced_by_redacting_ones():
+    """DEBUG's console copies, mail to ADMINS and runserver's lines had handlers without the filter."""
+    for name in ("django", "py.warnings"):
         logger = logging.getLogger(name)
         assert logger.handlers == [] and logger.propagate, name
+    streams = [h for h in logging.getLogger("django.server").handlers if type(h) is logging.StreamHandler]
+    assert streams and all(any(isinstance(f, RedactEmailsFilter) for f in h.filters) for h in streams)
 
 
 def assert_no_address(text):
