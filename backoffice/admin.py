@@ -18,6 +18,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 from unfold.widgets import UnfoldAdminSelectWidget
 
 from mailer import services
+from mailer.admin.account import SuperuserOnlyMixin
 from mailer.admin.base import ReadOnlyAdminMixin, run_action
 from mailer.models import Campaign
 
@@ -178,21 +179,11 @@ class LogEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
         return obj.get_change_message()
 
 
-# --- login attempts (django-axes) --------------------------------------------------------------
-
-
-class SuperusersOnlyMixin:
-    """Login records name people and addresses: superusers only, whatever the permissions."""
-
-    def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
+# --- login attempts (django-axes): they name people and addresses, superusers only ------------
 
 
 @admin.register(AccessFailureLog)
-class AccessFailureLogAdmin(SuperusersOnlyMixin, ReadOnlyAdminMixin, ModelAdmin):
+class AccessFailureLogAdmin(ReadOnlyAdminMixin, SuperuserOnlyMixin, ModelAdmin):
     """«Попытки входа»: every failed login, the one that locked the door marked."""
 
     list_display = ("attempt_time", "username", "ip_address", "locked_badge", "user_agent")
@@ -206,7 +197,7 @@ class AccessFailureLogAdmin(SuperusersOnlyMixin, ReadOnlyAdminMixin, ModelAdmin)
 
 
 @admin.register(AccessAttempt)
-class AccessAttemptAdmin(SuperusersOnlyMixin, ReadOnlyAdminMixin, ModelAdmin):
+class AccessAttemptAdmin(ReadOnlyAdminMixin, SuperuserOnlyMixin, ModelAdmin):
     """Failures counted now, per username, IP and browser; deleting a row lifts its lock."""
 
     list_display = ("attempt_time", "username", "ip_address", "failures_since_start", "user_agent")
@@ -217,7 +208,7 @@ class AccessAttemptAdmin(SuperusersOnlyMixin, ReadOnlyAdminMixin, ModelAdmin):
 
 
 @admin.register(AccessLog)
-class AccessLogAdmin(SuperusersOnlyMixin, ReadOnlyAdminMixin, ModelAdmin):
+class AccessLogAdmin(ReadOnlyAdminMixin, SuperuserOnlyMixin, ModelAdmin):
     """Successful logins and logouts."""
 
     list_display = ("attempt_time", "username", "ip_address", "logout_time", "user_agent")

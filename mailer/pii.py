@@ -7,10 +7,13 @@ path) or a traceback — also URL-encoded (`%40`, `%2540`), as paths and query s
 them. gunicorn's logs go through the same filter (config/gunicorn_logging.py).
 """
 
+import datetime
+import decimal
 import hashlib
 import hmac
 import logging
 import re
+import uuid
 
 from django.conf import settings
 
@@ -67,10 +70,14 @@ def _mask_parameter(part):
     return f"{name}=***" if equals else "***"
 
 
+# Extras that cannot hold an address and that formatters print their own way (JSON: ISO dates).
+_PLAIN_TYPES = (bool, int, float, datetime.date, datetime.time, datetime.timedelta, decimal.Decimal, uuid.UUID)
+
+
 def _redact_value(value):
-    """Strings and containers are redacted inside; numbers stay; any other object (a request,
-    an exception) becomes its redacted text, as a formatter would print it anyway."""
-    if value is None or isinstance(value, (bool, int, float)):
+    """Strings and containers are redacted inside; numbers and dates stay; any other object (a
+    request, an exception) becomes its redacted text, as a formatter would print it anyway."""
+    if value is None or isinstance(value, _PLAIN_TYPES):
         return value
     if isinstance(value, dict):
         return {key: _redact_value(item) for key, item in value.items()}

@@ -122,6 +122,15 @@ def test_an_unreadable_secret_is_never_an_empty_password(unreadable):
     assert "ключ MAILER_SECRETS_KEY не подходит" in account.smtp_password.refusal()
 
 
+def test_a_value_written_in_plain_text_around_the_app_is_not_taken_for_a_password():
+    save_secrets(smtp_password="")
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE mailer_globalmailaccount SET smtp_password = 'typed-in-psql' WHERE id = 1")
+    password = GlobalMailAccount.load().smtp_password
+    assert isinstance(password, UnreadableSecret)
+    assert "значение хранится без шифрования" in password.refusal()
+
+
 def test_with_an_unreadable_password_nothing_is_sent_and_nobody_is_blamed(inbox, owner, clock, caplog, settings):
     campaign = make_campaign(owner, emails=["anna@client.example"])
     services.campaign_start(campaign=campaign, user=owner)
