@@ -256,7 +256,7 @@ def test_make_run_turns_debug_on_and_keeps_random_keys_under_the_data_dir(tmp_pa
                 for _ in range(2)]
     assert all(f"Порт {port} занят" in run.stderr for run in runs), runs[0].stderr  # settings loaded
     key_file = tmp_path / "secret_key"
-    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert key_file.stat().st_mode & 0o777 == (tmp_path / "secrets_key").stat().st_mode & 0o777 == 0o600
     key = key_file.read_text().strip()
     assert len(key) >= 50 and key != "insecure-dev-only-key-never-use-in-production"
     code = "import django; django.setup(); from django.conf import settings as s; print(s.SECRET_KEY)"
