@@ -16,8 +16,8 @@ RUN pip install -r requirements.txt
 
 COPY . .
 
-# Build-time steps need settings that load; this key is never used at run time.
-ARG BUILD_ENV="DEBUG=False SECRET_KEY=build-only-not-a-secret ALLOWED_HOSTS=localhost DATA_DIR=/tmp/build-data"
+# Build-time steps need settings that load; these keys are never used at run time.
+ARG BUILD_ENV="DEBUG=False SECRET_KEY=build-only-not-a-secret MAILER_SECRETS_KEY=YnVpbGQtb25seS1uZXZlci11c2VkLWF0LXJ1bnRpbWU= ALLOWED_HOSTS=localhost DATA_DIR=/tmp/build-data"
 
 # Russian for django-unfold's own strings (locale/): gettext compiles them, then goes away.
 RUN if [ -d locale ]; then \

@@ -17,7 +17,7 @@ MO := locale/ru/LC_MESSAGES/django.mo
 
 # Russian for django-unfold's strings; without gettext's msgfmt they stay in English.
 $(MO): locale/ru/LC_MESSAGES/django.po $(STAMP)
-	@if command -v msgfmt >/dev/null; then $(PY) manage.py compilemessages -l ru --ignore=.venv -v 0; \
+	@if command -v msgfmt >/dev/null; then DEBUG=True $(PY) manage.py compilemessages -l ru --ignore=.venv -v 0; \
 	else echo "msgfmt (gettext) not found: some admin strings stay in English"; fi
 
 venv: $(STAMP) $(MO)
@@ -36,6 +36,7 @@ bench: venv
 # Django's deployment checks with production-like values (tests/test_ops.py runs the same).
 check-deploy: venv
 	DEBUG=False SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	MAILER_SECRETS_KEY="$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
 	ALLOWED_HOSTS=crm.example.com MAILER_PUBLIC_BASE_URL=https://crm.example.com \
 	$(PY) manage.py check --deploy --fail-level WARNING
 

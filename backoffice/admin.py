@@ -1,5 +1,6 @@
-"""CRM screens: companies and contacts, notifications, the audit log, users."""
+"""CRM screens: companies and contacts, notifications, the audit log, users, login attempts."""
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
@@ -17,6 +18,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 from unfold.widgets import UnfoldAdminSelectWidget
 
 from mailer import services
+from mailer.admin.account import SuperuserOnlyMixin
 from mailer.admin.base import ReadOnlyAdminMixin, run_action
 from mailer.models import Campaign
 
@@ -175,3 +177,41 @@ class LogEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     @display(description="описание")
     def message(self, obj):
         return obj.get_change_message()
+
+
+# --- login attempts (django-axes): they name people and addresses, superusers only ------------
+
+
+@admin.register(AccessFailureLog)
+class AccessFailureLogAdmin(ReadOnlyAdminMixin, SuperuserOnlyMixin, ModelAdmin):
+    """«Попытки входа»: every failed login, the one that locked the door marked."""
+
+    list_display = ("attempt_time", "username", "ip_address", "locked_badge", "user_agent")
+    list_filter = ("locked_out", ("attempt_time", RangeDateFilter))
+    list_filter_submit = True
+    search_fields = ("username", "ip_address")
+
+    @display(description="блокировка", label={"Вход закрыт": "danger", "—": "info"})
+    def locked_badge(self, obj):
+        return "Вход закрыт" if obj.locked_out else "—"
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(ReadOnlyAdminMixin, SuperuserOnlyMixin, ModelAdmin):
+    """Failures counted now, per username, IP and browser; deleting a row lifts its lock."""
+
+    list_display = ("attempt_time", "username", "ip_address", "failures_since_start", "user_agent")
+    search_fields = ("username", "ip_address")
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(ReadOnlyAdminMixin, SuperuserOnlyMixin, ModelAdmin):
+    """Successful logins and logouts."""
+
+    list_display = ("attempt_time", "username", "ip_address", "logout_time", "user_agent")
+    list_filter = (("attempt_time", RangeDateFilter),)
+    list_filter_submit = True
+    search_fields = ("username", "ip_address")

@@ -7,6 +7,7 @@ class BackofficeConfig(AppConfig):
     verbose_name = "CRM"
 
     def ready(self):
+        from . import login_throttle  # noqa: F401  (logs each refused login)
         from .permissions import ensure_manager_group
 
         # After the last app migrated, when every permission exists.

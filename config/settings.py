@@ -9,21 +9,29 @@ from pathlib import Path
 import environ
 from django.urls import reverse_lazy
 
+from config import local_keys
+from config.envvars import strict_bool
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 # ENV_FILE names another file (a deployment's, or a test's); real environment variables win.
 environ.Env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")))
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for, and parsed strictly: `make run` (manage.py runproduct) turns it on.
+DEBUG = strict_bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)  # SQLite files of the embedded mode live here
+
 if not SECRET_KEY:
     if not DEBUG:
         raise environ.ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "insecure-dev-only-key-never-use-in-production"
+    # A local run: a random key of this data directory, never one from the repository.
+    SECRET_KEY = local_keys.read_or_create(DATA_DIR / "secret_key", make=local_keys.django_secret_key)
 if not DEBUG and not ALLOWED_HOSTS:
     raise environ.ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
 
@@ -75,9 +83,6 @@ TEMPLATES = [
         },
     },
 ]
-
-DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
-DATA_DIR.mkdir(parents=True, exist_ok=True)  # SQLite files of the embedded mode live here
 
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
@@ -151,7 +156,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-MEDIA_URL = "media/"
+# Campaign attachments: no MEDIA_URL, nothing serves this directory (mailer/attachments.py).
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -228,6 +233,10 @@ UNFOLD = {
                     _nav("Квота smtp.bz", "data_usage", "admin:mailer_smtpbzquota_changelist",
                          "mailer.view_smtpbzquota"),
                     _nav("Пользователи", "person", "admin:auth_user_changelist", "auth.view_user"),
+                    _nav("Попытки входа", "lock_person", "admin:axes_accessfailurelog_changelist",
+                         "axes.view_accessfailurelog"),
+                    _nav("Блокировки входа", "lock_clock", "admin:axes_accessattempt_changelist",
+                         "axes.view_accessattempt"),
                 ],
             },
         ],
@@ -261,6 +270,40 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
+
+# --- Login throttle (django-axes) --------------------------------------------------------
+# django-axes rather than django-ratelimit around the login view: it counts failed logins
+# only (not every POST), per username and per client IP, keeps every failure and lockout in
+# the database for the superusers' audit screens, and its database handler needs no Redis,
+# so a Redis outage neither opens the door nor locks staff out. The functions named here
+# live in backoffice/login_throttle.py and read the LOGIN_* settings at call time.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as axes requires
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+LOGIN_REDIRECT_URL = "admin:index"  # unfold's login form posts no `next`: land on the dashboard
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)  # failures per username, and per IP ...
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)  # ... within this window lock it
+AXES_FAILURE_LIMIT = "backoffice.login_throttle.failure_limit"
+AXES_COOLOFF_TIME = "backoffice.login_throttle.cool_off"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one at the limit locks
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"  # behind the proxy: RATELIMIT_IP_META_KEY
+AXES_LOCKOUT_CALLABLE = "backoffice.login_throttle.lockout_response"  # the login page, in Russian, 429
+# Refused attempts do not extend the lockout, so «попробуйте через N мин.» is the truth.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # one row per failure, with the one that locked marked
+AXES_ENABLE_ADMIN = False  # backoffice/admin.py shows the records in unfold, superusers only
+
+# --- Secrets at rest and admin sessions -------------------------------------------------
+# The SMTP password and the smtp.bz API key are stored encrypted (Fernet, mailer/stored_secrets.py)
+# with this key: one or more comma-separated keys, the first encrypts, all decrypt (rotation).
+MAILER_SECRETS_KEY = env.str("MAILER_SECRETS_KEY", default="")
+if not MAILER_SECRETS_KEY:
+    if not DEBUG:
+        raise environ.ImproperlyConfigured("MAILER_SECRETS_KEY must be set when DEBUG is off.")
+    MAILER_SECRETS_KEY = local_keys.read_or_create(DATA_DIR / "secrets_key", make=local_keys.fernet_key)
+# A session ends a working day after login, not after Django's two weeks.
+ADMIN_SESSION_HOURS = env.int("ADMIN_SESSION_HOURS", default=10)
+SESSION_COOKIE_AGE = ADMIN_SESSION_HOURS * 3600
 
 # --- Dev mail catcher (`make run`) -------------------------------------------------------
 # An aiosmtpd server that keeps every message as a .eml file instead of delivering it; the
@@ -322,8 +365,17 @@ MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH = env.bool("MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH", de
 MAILER_TEMPLATE_MAX_OUTPUT_BYTES = env.int("MAILER_TEMPLATE_MAX_OUTPUT_BYTES", default=1_000_000)
 MAILER_TEMPLATE_RENDER_SECONDS = env.float("MAILER_TEMPLATE_RENDER_SECONDS", default=2.0)
 
+# Campaign attachments: what staff may upload. Page-like types (html, svg, js, …) are
+# refused even if listed here (mailer/attachments.py).
+MAILER_ATTACHMENT_EXTENSIONS = env.list("MAILER_ATTACHMENT_EXTENSIONS", default=[
+    "pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "ods", "odp", "rtf", "csv", "txt",
+    "png", "jpg", "jpeg", "gif",
+])
+MAILER_ATTACHMENT_MAX_BYTES = env.int("MAILER_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+
 # django-ratelimit: behind a reverse proxy REMOTE_ADDR is the proxy; name a META key holding
-# the one client address the proxy sets (e.g. HTTP_X_REAL_IP). Empty: REMOTE_ADDR.
+# the one client address the proxy sets (e.g. HTTP_X_REAL_IP). Empty: REMOTE_ADDR. The login
+# throttle and the unsubscribe page read it through config/client_ip.py.
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="")
 # W001: Django's own RedisCache is not on django-ratelimit's list, yet it works (INCR is
 # atomic), so the warning is silenced on purpose. E003: the embedded mode's DatabaseCache
@@ -336,6 +388,8 @@ LOGGING = {
     "filters": {"redact_emails": {"()": "mailer.pii.RedactEmailsFilter"}},
     "formatters": {
         "text": {"()": "mailer.pii.KeyValueFormatter"},
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}",
+                          "style": "{"},
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -348,6 +402,9 @@ LOGGING = {
             "formatter": env.str("LOG_FORMAT", default="text" if DEBUG else "json"),
             "filters": ["redact_emails"],
         },
+        # runserver's request lines (`make run`), as Django prints them, redacted.
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server",
+                          "filters": ["redact_emails"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -355,5 +412,10 @@ LOGGING = {
         # With a handler of its own here, run_huey does not add a second one (every line twice).
         "huey": {"level": "INFO", "handlers": ["console"], "propagate": False},
         "mail.log": {"level": "WARNING"},  # aiosmtpd's catcher narrates every SMTP command
+        # Django's own handlers for these have no redaction filter (DEBUG's console copy of
+        # "Not Found: /path", mail to ADMINS, runserver's lines): replaced by ours.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        "py.warnings": {"handlers": [], "propagate": True},
     },
 }

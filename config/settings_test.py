@@ -7,6 +7,11 @@ _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or "0"
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm_mailer")
 os.environ.setdefault("REDIS_URL", f"redis://127.0.0.1:6379/{1 + int(_worker) % 15}")
 os.environ.setdefault("SECRET_KEY", "test-secret-key")
+# The suite's settings load as they did when DEBUG defaulted to True (pytest-django still
+# runs each test with DEBUG off); tests of production behaviour start child processes with
+# DEBUG=False explicitly.
+os.environ.setdefault("DEBUG", "True")
+os.environ.setdefault("MAILER_SECRETS_KEY", "dGVzdC1vbmx5LW1haWxlci1zZWNyZXRzLWtleS0zMmI=")  # a Fernet key, tests only
 
 from .settings import *  # noqa: E402,F403
 

@@ -1,7 +1,20 @@
-"""Deployment checks for what the mailer's public side needs."""
+"""System checks: what the mailer's public side needs, and a usable secrets key."""
 
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+
+from . import stored_secrets
+
+
+@checks.register(checks.Tags.security)
+def check_secrets_key(app_configs, **kwargs):
+    # Found at `check`/`migrate` time rather than at the first send or settings save.
+    try:
+        stored_secrets.encrypt("check")
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="mailer.E001")]
+    return []
 
 
 @checks.register(checks.Tags.security, deploy=True)

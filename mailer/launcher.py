@@ -1,6 +1,8 @@
 """What `make run` (manage.py runproduct) sets up before it starts the processes.
 
-Each step is idempotent, so a second run reuses the data of the first one.
+Each step is idempotent, so a second run reuses the data of the first one. The module is
+imported before Django's settings load (manage.py calls `set_demo_environment` first), so
+it imports models only inside the functions that use them.
 """
 
 import secrets
@@ -9,9 +11,13 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 
-from .models import GlobalMailAccount
-
 ADMIN_USERNAME = "admin"
+
+# The demo runs with DEBUG on whatever the shell or `.env` says: runserver serves the static
+# files only then, and production's https redirect and secure cookies would lock a local
+# browser out. With DEBUG on and no SECRET_KEY / MAILER_SECRETS_KEY set, the settings create
+# random keys once under DATA_DIR (var/) and reuse them.
+DEMO_ENVIRONMENT = {"DEBUG": "True"}
 
 # What the demo relaxes, and why, when the mail goes to the catcher and cannot reach anyone.
 # Working hours: a newcomer may try it at 20:00. The rate: so that test sends and repeated
@@ -20,6 +26,10 @@ DEMO_RELAXATIONS = {
     "MAILER_WORKING_HOURS_ENABLED": ("false", "отправка в любое время, а не только 09:00–18:00 МСК"),
     "MAILER_RATE_PER_HOUR": ("1000", "1000 писем в час вместо 100"),
 }
+
+
+def set_demo_environment(environ):
+    environ.update(DEMO_ENVIRONMENT)
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,8 @@ def ensure_admin():
 
 def point_account_at_catcher(*, host, port):
     """Sends all mail to the local catcher: plain SMTP, no login, enabled."""
+    from .models import GlobalMailAccount
+
     account = GlobalMailAccount.load()
     account.smtp_host = "127.0.0.1" if host in ("", "0.0.0.0") else host
     account.smtp_port = port

@@ -3,6 +3,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from .attachments import AttachmentStorage
+from .stored_secrets import EncryptedField
+
 
 class GlobalMailAccount(models.Model):
     """The one SMTP account every campaign sends through (a singleton row, pk=1)."""
@@ -11,7 +14,7 @@ class GlobalMailAccount(models.Model):
     smtp_host = models.CharField("SMTP-сервер", max_length=255, default="connect.smtp.bz")
     smtp_port = models.PositiveIntegerField("порт", default=587)
     smtp_username = models.CharField("логин", max_length=255, blank=True)
-    smtp_password = models.CharField("пароль", max_length=255, blank=True)
+    smtp_password = EncryptedField("пароль", max_length=255, blank=True)  # encrypted at rest
     use_tls = models.BooleanField("STARTTLS", default=True)
     use_ssl = models.BooleanField("SSL", default=False)
     from_email = models.CharField("адрес отправителя", max_length=254, default="noreply@example.com")
@@ -20,7 +23,7 @@ class GlobalMailAccount(models.Model):
     per_user_daily_limit = models.PositiveIntegerField(
         "дневной лимит на менеджера", default=500, help_text="0 — без лимита"
     )
-    smtp_bz_api_key = models.CharField("API-ключ smtp.bz", max_length=255, blank=True)
+    smtp_bz_api_key = EncryptedField("API-ключ smtp.bz", max_length=255, blank=True)  # encrypted at rest
     updated_at = models.DateTimeField("изменён", auto_now=True)
 
     class Meta:
@@ -104,7 +107,8 @@ class CampaignAttachment(models.Model):
     campaign = models.ForeignKey(
         Campaign, verbose_name="кампания", on_delete=models.CASCADE, related_name="attachments"
     )
-    file = models.FileField("файл", upload_to="attachments/%Y/%m/")
+    # Never public: see mailer/attachments.py.
+    file = models.FileField("файл", upload_to="attachments/%Y/%m/", storage=AttachmentStorage())
 
     class Meta:
         verbose_name = "вложение"

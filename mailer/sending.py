@@ -39,6 +39,7 @@ from .models import (
 from .pii import email_log_fields, redact
 from .smtp import PERMANENT, SmtpConnection, classify_smtp_error
 from .templating import CampaignTemplateError
+from .stored_secrets import UnreadableSecret
 from .tokens import make_test_token, make_token, unsubscribe_url
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,10 @@ def process_queues(*, clock=timezone.now, lock=None):
     account = GlobalMailAccount.load()
     if not account.is_enabled:
         logger.info("Mail account is disabled, nothing sent")
+        return
+    if isinstance(account.smtp_password, UnreadableSecret):
+        # Before any recipient is claimed: nobody is marked failed for the account's fault.
+        logger.error("SMTP password cannot be decrypted, nothing sent", extra={"reason": account.smtp_password.reason})
         return
     tried = set()
     while (queue := _next_queue(now=clock(), exclude=tried)) is not None:

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from . import limits, policy, sending
+from . import limits, policy, sending, stored_secrets
 from .addresses import is_valid_email, normalize_email
 from .exceptions import MailerError
 from .messages import sample_context, trial_render
@@ -241,6 +241,7 @@ def _require_account_enabled():
     account = GlobalMailAccount.load()
     if not account.is_enabled:
         raise MailerError(ACCOUNT_DISABLED)
+    stored_secrets.reveal(account.smtp_password)  # refuses (in Russian) one that cannot be read
     return account
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail.backends.smtp import EmailBackend
 
+from .stored_secrets import reveal
+
 PERMANENT = "permanent"
 TRANSIENT = "transient"
 
@@ -72,7 +74,7 @@ class SmtpConnection:
             host=account.smtp_host,
             port=account.smtp_port,
             username=account.smtp_username,
-            password=account.smtp_password,
+            password=reveal(account.smtp_password),  # an unreadable one refuses, never sends ""
             use_tls=account.use_tls,
             use_ssl=account.use_ssl,
             timeout=settings.MAILER_SMTP_TIMEOUT,

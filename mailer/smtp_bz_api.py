@@ -8,6 +8,8 @@ import urllib.request
 
 from django.conf import settings
 
+from .stored_secrets import SecretUnreadable, reveal
+
 
 class ApiError(Exception):
     """The message is Russian: staff read it (e.g. as the quota's sync error)."""
@@ -20,6 +22,10 @@ def call(path, *, api_key, query=None, form=None):
     if query:
         url += "?" + urllib.parse.urlencode(query)
     data = urllib.parse.urlencode(form).encode() if form is not None else None
+    try:
+        api_key = reveal(api_key)
+    except SecretUnreadable as exc:
+        raise ApiError(str(exc)) from exc
     # smtp.bz takes the bare key, no "Bearer" scheme.
     headers = {"Authorization": api_key, "Accept": "application/json"}
     request = urllib.request.Request(url, data=data, headers=headers)

@@ -3,6 +3,10 @@
 The product's only public URL. GET only shows a confirm page (link scanners follow links
 and must unsubscribe nobody); POST unsubscribes, from the page's button or from a mail
 client's one-click request, which carries no cookies and no CSRF token.
+
+Only bad tokens count against a client. The signature is checked first — an HMAC costs
+less than the cache round trip a bucket check would — so a valid token is never refused,
+however many junk tokens came from the same address (a shared office IP, the proxy).
 """
 
 import logging
@@ -15,6 +19,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
+
+from config.client_ip import client_ip
 
 from .limits import CACHE_ERRORS
 from .models import CampaignRecipient, Unsubscribe
@@ -41,11 +47,11 @@ PAGE_POLICY = {
 @require_http_methods(["GET", "POST"])
 @csp(PAGE_POLICY)
 def unsubscribe(request, token):
-    if _rate_limited(request):
-        return _page(request, "too_many", status=429)
     try:
         parsed = read_token(token)
     except BadToken:
+        if _counts_too_many_bad_tokens(request):
+            return _page(request, "too_many", status=429)
         logger.info("Unsubscribe refused: bad token", extra={"method": request.method})
         return _page(request, "invalid", status=400)
     if parsed.is_test:
@@ -66,19 +72,21 @@ def _source(request):
     return Unsubscribe.Source.ONE_CLICK if one_click else Unsubscribe.Source.LINK
 
 
-def _rate_limited(request):
-    """Per client IP. Fails open: a Redis outage must not stop people from unsubscribing
-    (django-ratelimit raises the cache's error with Django's RedisCache, its issue #333)."""
+def _counts_too_many_bad_tokens(request):
+    """Counts one bad token against the client IP; True past MAILER_UNSUBSCRIBE_RATE_LIMIT.
+
+    Fails open: with Redis down a bad token still gets its 400 (django-ratelimit raises the
+    cache's error with Django's RedisCache, its issue #333)."""
     try:
         return is_ratelimited(
             request,
             group=RATE_LIMIT_GROUP,
-            key="ip",
+            key=lambda group, request: client_ip(request),
             rate=lambda group, request: settings.MAILER_UNSUBSCRIBE_RATE_LIMIT,
             increment=True,
         )
     except CACHE_ERRORS as exc:
-        logger.error("Unsubscribe rate limit unavailable, letting the request through", extra={"error": str(exc)})
+        logger.error("Unsubscribe rate limit unavailable, bad tokens not counted", extra={"error": str(exc)})
         return False
 
 

@@ -58,9 +58,15 @@ def database_url():
     return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+_PRODUCTION_SECRET_KEY = secrets.token_urlsafe(50)  # one for all: processes of a deployment share it
+
+
 def production_env(**overrides):
-    return child_env(DEBUG="False", SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="crm.example.com",
-                     MAILER_PUBLIC_BASE_URL="https://crm.example.com", REDIS_URL=settings.REDIS_URL, **overrides)
+    # The tests' own MAILER_SECRETS_KEY: the children read what the tests stored encrypted.
+    return child_env(**{
+        "DEBUG": "False", "SECRET_KEY": _PRODUCTION_SECRET_KEY, "ALLOWED_HOSTS": "crm.example.com",
+        "MAILER_PUBLIC_BASE_URL": "https://crm.example.com", "REDIS_URL": settings.REDIS_URL,
+        "MAILER_SECRETS_KEY": settings.MAILER_SECRETS_KEY, **overrides})
 
 
 # --- `make run`: manage.py runproduct in a subprocess -------------------------------------------
@@ -240,6 +246,25 @@ def test_make_run_says_which_port_is_taken(tmp_path):
     assert f"Порт {port} занят другим процессом. Запустите на другом: PORT={port + 1} make run" in result.stderr
 
 
+def test_make_run_turns_debug_on_and_keeps_random_keys_under_the_data_dir(tmp_path):
+    """`make run` needs no SECRET_KEY: it makes one once (mode 0600) and reuses it."""
+    with socket.socket() as busy:  # the run stops right after the settings load
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        runs = [manage("runproduct", env=child_env(DATA_DIR=tmp_path, PORT=port, DEBUG="False"))
+                for _ in range(2)]
+    assert all(f"Порт {port} занят" in run.stderr for run in runs), runs[0].stderr  # settings loaded
+    key_file = tmp_path / "secret_key"
+    assert key_file.stat().st_mode & 0o777 == (tmp_path / "secrets_key").stat().st_mode & 0o777 == 0o600
+    key = key_file.read_text().strip()
+    assert len(key) >= 50 and key != "insecure-dev-only-key-never-use-in-production"
+    code = "import django; django.setup(); from django.conf import settings as s; print(s.SECRET_KEY)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, capture_output=True, text=True,
+                            env=child_env(DATA_DIR=tmp_path, DEBUG="True"), timeout=30)
+    assert result.stdout.strip() == key  # every later process of this data directory reuses it
+
+
 # --- what `make run` sets up ----------------------------------------------------------------------
 
 
@@ -353,8 +378,9 @@ def test_check_deploy_is_clean_with_production_values():
 @pytest.mark.parametrize("unset, message", [
     ("SECRET_KEY", "SECRET_KEY must be set when DEBUG is off."),
     ("ALLOWED_HOSTS", "ALLOWED_HOSTS must be set when DEBUG is off."),
+    ("MAILER_SECRETS_KEY", "MAILER_SECRETS_KEY must be set when DEBUG is off."),
 ])
-def test_production_refuses_to_start_without_a_secret_key_or_allowed_hosts(unset, message):
+def test_production_refuses_to_start_without_its_keys_or_allowed_hosts(unset, message):
     env = production_env()
     del env[unset]
     result = manage("check", env=env)
@@ -415,8 +441,8 @@ def queue_on_redis():
 
 
 def _consumer(*args, log):
-    env = child_env(DATABASE_URL=database_url(), REDIS_URL=settings.REDIS_URL,
-                    MAILER_WORKING_HOURS_ENABLED="false", MAILER_RATE_PER_HOUR=10000)
+    env = production_env(DATABASE_URL=database_url(), MAILER_WORKING_HOURS_ENABLED="false",
+                         MAILER_RATE_PER_HOUR=10000)
     return subprocess.Popen([sys.executable, "manage.py", "run_huey", "--workers", "1", *args], cwd=BASE_DIR,
                             env=env, stdout=log, stderr=subprocess.STDOUT)
 

@@ -6,12 +6,14 @@ from unfold.admin import ModelAdmin
 from unfold.widgets import UnfoldAdminPasswordWidget
 
 from ..models import GlobalMailAccount, SmtpBzQuota
+from ..stored_secrets import UnreadableSecret
 
 SECRET_FIELDS = ("smtp_password", "smtp_bz_api_key")
 
 
 class GlobalMailAccountForm(forms.ModelForm):
-    """Secrets are never rendered back: an empty field keeps the stored value."""
+    """Secrets are never rendered back: an empty field keeps the stored value (encrypted at
+    rest, mailer/stored_secrets.py); one the key cannot decrypt says so."""
 
     class Meta:
         model = GlobalMailAccount
@@ -23,7 +25,10 @@ class GlobalMailAccountForm(forms.ModelForm):
         for name in SECRET_FIELDS:
             field = self.fields[name]
             field.required = False
-            if self.instance.pk and getattr(self.instance, name):
+            stored = getattr(self.instance, name) if self.instance.pk else ""
+            if isinstance(stored, UnreadableSecret):
+                field.help_text = f"{stored.refusal()} Пока поле пустое, сохранённое значение не меняется."
+            elif stored:
                 field.help_text = "Задан. Оставьте пустым, чтобы не менять."
 
     def _clean_secret(self, name):

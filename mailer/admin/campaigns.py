@@ -25,6 +25,7 @@ from ..templating import CampaignTemplateError
 from .base import OwnedAdminMixin, redirect_after_action, run_action
 from .forms import (
     AddRecipientsForm,
+    AttachmentForm,
     CampaignForm,
     CompaniesFilterForm,
     ConfirmDialogForm,
@@ -39,6 +40,7 @@ EDITABLE = (Status.DRAFT, Status.PAUSED)
 
 class AttachmentInline(TabularInline):
     model = CampaignAttachment
+    form = AttachmentForm
     extra = 0
     verbose_name_plural = "Вложения"
 

@@ -3,6 +3,7 @@
 from email.utils import parseaddr
 
 from django import forms
+from django.core.files.uploadedfile import UploadedFile
 from unfold.forms import BaseDialogForm
 from unfold.widgets import (
     UnfoldAdminEmailInputWidget,
@@ -16,8 +17,9 @@ from unfold.widgets import (
 from backoffice.models import Company
 
 from ..addresses import is_valid_email, normalize_email
+from ..attachments import validate_upload
 from ..messages import sample_context, trial_render
-from ..models import Campaign, CampaignRecipient
+from ..models import Campaign, CampaignAttachment, CampaignRecipient
 from ..services import NewRecipient
 from ..templating import CampaignTemplateError
 
@@ -46,6 +48,20 @@ class CampaignForm(forms.ModelForm):
         except CampaignTemplateError as exc:
             self.add_error(exc.part if exc.part in self.fields else None, str(exc))
         return cleaned
+
+
+class AttachmentForm(forms.ModelForm):
+    """Refuses a new upload of a type or size not allowed (mailer/attachments.py)."""
+
+    class Meta:
+        model = CampaignAttachment
+        fields = ("file",)
+
+    def clean_file(self):
+        file = self.cleaned_data.get("file")
+        if isinstance(file, UploadedFile):  # a new upload; a stored file was checked on its way in
+            validate_upload(file)
+        return file
 
 
 class RecipientForm(forms.ModelForm):

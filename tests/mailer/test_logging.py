@@ -1,5 +1,6 @@
-"""PII-safe, structured logs (checklist 10, 14)."""
+"""PII-safe, structured logs (checklist 10, 14), from every logger (issue 8)."""
 
+import io
 import json
 import logging
 import os
@@ -8,9 +9,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from pythonjsonlogger.json import JsonFormatter
 
 from mailer import sending, services
-from mailer.pii import KeyValueFormatter, RedactEmailsFilter, email_hash, extra_fields, mask_email, redact
+from mailer.pii import (
+    KeyValueFormatter,
+    RedactEmailsFilter,
+    email_hash,
+    extra_fields,
+    mask_email,
+    mask_query_values,
+    redact,
+)
 from tests.conftest import make_campaign
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +115,81 @@ def test_email_hash_is_stable_keyed_and_case_insensitive():
 
 def test_redact_leaves_text_without_addresses_alone():
     assert redact("Connection refused") == "Connection refused"
+
+
+# --- every logger, every form of an address (issue 8, finding 9) ------------------------------------
+
+ADDRESS = "ivan.petrov@example.ru"
+ENCODED = ("ivan.petrov%40example.ru", "ivan.petrov%2540example.ru", "ivan.petrov%252540example.ru")
+
+
+@pytest.mark.parametrize("text, redacted", [
+    (f"GET /admin/mailer/campaignrecipient/?q={ENCODED[0]} HTTP/1.1",
+     "GET /admin/mailer/campaignrecipient/?q=i***v%40example.ru HTTP/1.1"),
+    (f"Not Found: /no-such/{ADDRESS}/", "Not Found: /no-such/i***v@example.ru/"),
+    (f"/no-such/{ENCODED[1]}/", "/no-such/i***v%2540example.ru/"),
+    (f"/no-such/{ENCODED[2]}/", "/no-such/i***v%252540example.ru/"),
+])
+def test_redaction_catches_url_encoded_addresses_and_keeps_the_path(text, redacted):
+    assert redact(text) == redacted
+
+
+def test_extras_of_any_type_are_redacted():
+    class Request:
+        def __repr__(self):
+            return f"<WSGIRequest: GET '/admin/mailer/campaignrecipient/?q={ENCODED[0]}'>"
+
+    record = logging.makeLogRecord({"msg": "Not Found", "request": Request(), "status_code": 404,
+                                    "details": {"to": [ADDRESS], "n": 1}})
+    RedactEmailsFilter().filter(record)
+    assert record.request == "<WSGIRequest: GET '/admin/mailer/campaignrecipient/?q=i***v%40example.ru'>"
+    assert record.details == {"to": ["i***v@example.ru"], "n": 1}
+    assert record.status_code == 404
+
+
+@pytest.mark.parametrize("target, masked", [
+    (f"/admin/mailer/campaignrecipient/?q={ENCODED[0]}&p=2", "/admin/mailer/campaignrecipient/?q=***&p=***"),
+    (f"https://crm.example.com/admin/?{ADDRESS}", "https://crm.example.com/admin/?***"),
+    ("/admin/", "/admin/"),
+])
+def test_query_values_are_masked_whole(target, masked):
+    assert mask_query_values(target) == masked
+
+
+@pytest.fixture
+def console(settings):
+    """The console handler from settings.LOGGING, as production formats it (JSON), into a buffer."""
+    [handler] = [h for h in logging.getLogger().handlers if any(isinstance(f, RedactEmailsFilter) for f in h.filters)]
+    buffer = io.StringIO()
+    stream, formatter = handler.setStream(buffer), handler.formatter
+    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    yield buffer
+    handler.setStream(stream)
+    handler.setFormatter(formatter)
+
+
+def test_djangos_own_request_records_carry_no_address(client, console):
+    for path in (f"/no-such/{ADDRESS}/", f"/no-such/{ENCODED[0]}/", f"/unsubscribe/{ADDRESS}/"):
+        assert client.get(path).status_code in (400, 404)
+
+    lines = [json.loads(line) for line in console.getvalue().splitlines()]
+    requests = [line for line in lines if line["name"] == "django.request"]
+    assert [line["message"] for line in requests] == [
+        "Not Found: /no-such/i***v@example.ru/", "Not Found: /no-such/i***v@example.ru/",
+        "Bad Request: /unsubscribe/i***v@example.ru/"]
+    assert all("i***v@example.ru" in line["request"] for line in requests)  # the request, redacted
+    assert_no_address(console.getvalue())
+
+
+def test_djangos_own_handlers_are_replaced_by_redacting_ones():
+    """DEBUG's console copies, mail to ADMINS and runserver's lines had handlers without the filter."""
+    for name in ("django", "py.warnings"):
+        logger = logging.getLogger(name)
+        assert logger.handlers == [] and logger.propagate, name
+    streams = [h for h in logging.getLogger("django.server").handlers if type(h) is logging.StreamHandler]
+    assert streams and all(any(isinstance(f, RedactEmailsFilter) for f in h.filters) for h in streams)
+
+
+def assert_no_address(text):
+    for form in (ADDRESS, *ENCODED):
+        assert form.lower() not in text.lower(), form

@@ -248,35 +248,64 @@ def test_other_methods_are_refused(clock, inbox, owner):
     assert not Unsubscribe.objects.exists()
 
 
-# --- the per-IP rate limit ----------------------------------------------------------------------
+# --- the per-IP rate limit: bad tokens only (issue 8, finding 8) --------------------------------
+
+JUNK = "/unsubscribe/junk-token/"
 
 
-def test_the_page_is_rate_limited_per_ip(clock, inbox, owner, settings):
+@pytest.fixture
+def valid_path(clock, inbox, owner, settings):
     settings.MAILER_UNSUBSCRIBE_RATE_LIMIT = "3/m"
     campaign = send_campaign(owner, [ADDRESS])
-    path = f"/unsubscribe/{tokens.make_token(campaign.recipients.get().pk)}/"
+    return f"/unsubscribe/{tokens.make_token(campaign.recipients.get().pk)}/"
 
-    codes = [Client().get(path, REMOTE_ADDR="203.0.113.7").status_code for _ in range(4)]
-    refused = one_click(path, REMOTE_ADDR="203.0.113.7")
 
-    assert codes == [200, 200, 200, 429]
+def test_junk_tokens_never_lock_out_a_valid_one_click_from_the_same_ip(valid_path):
+    codes = [one_click(JUNK, REMOTE_ADDR="203.0.113.7").status_code for _ in range(6)]
+    refused = Client().get(JUNK, REMOTE_ADDR="203.0.113.7")
+
+    assert codes == [400, 400, 400, 429, 429, 429]
     assert refused.status_code == 429 and "Слишком много запросов" in page_text(refused)
-    assert not Unsubscribe.objects.exists()
-    assert one_click(path, REMOTE_ADDR="198.51.100.1").status_code == 200  # another client
+    done = one_click(valid_path, REMOTE_ADDR="203.0.113.7")
+    assert done.status_code == 200 and "Вы отписаны" in page_text(done)
     assert Unsubscribe.objects.get().source == Unsubscribe.Source.ONE_CLICK
 
 
-def test_with_redis_down_the_rate_limit_fails_open(clock, owner, redis_down, caplog):
+def test_valid_tokens_use_no_bucket(valid_path):
+    opened = [Client().get(valid_path, REMOTE_ADDR="203.0.113.7").status_code for _ in range(10)]
+    assert opened == [200] * 10
+    assert one_click(JUNK, REMOTE_ADDR="203.0.113.7").status_code == 400  # its bucket is still empty
+
+
+def test_each_client_has_its_own_bucket(valid_path):
+    for _ in range(4):
+        one_click(JUNK, REMOTE_ADDR="203.0.113.7")
+    assert one_click(JUNK, REMOTE_ADDR="198.51.100.1").status_code == 400
+
+
+def test_behind_the_proxy_the_bucket_is_the_clients_not_the_proxys(valid_path, settings):
+    """docker-compose's proxy connects from one address and names the client in X-Real-IP."""
+    settings.RATELIMIT_IP_META_KEY = "HTTP_X_REAL_IP"
+    via_proxy = {"REMOTE_ADDR": "172.18.0.5"}
+    for _ in range(4):
+        one_click(JUNK, HTTP_X_REAL_IP="203.0.113.7", **via_proxy)
+    assert one_click(JUNK, HTTP_X_REAL_IP="203.0.113.7", **via_proxy).status_code == 429
+    assert one_click(JUNK, HTTP_X_REAL_IP="198.51.100.1", **via_proxy).status_code == 400  # another person
+
+
+def test_with_redis_down_bad_tokens_still_get_400_and_valid_ones_work(clock, owner, redis_down, caplog):
     campaign = make_campaign(owner, emails=[ADDRESS])
     path = f"/unsubscribe/{tokens.make_token(campaign.recipients.get().pk)}/"
 
     with caplog.at_level(logging.ERROR, logger="mailer"):
+        junk = one_click(JUNK)
         response = one_click(path)
 
+    assert junk.status_code == 400
     assert response.status_code == 200 and "Вы отписаны" in page_text(response)
     assert Unsubscribe.objects.get().email == ADDRESS
     messages = [r.getMessage() for r in caplog.records]
-    assert "Unsubscribe rate limit unavailable, letting the request through" in messages
+    assert "Unsubscribe rate limit unavailable, bad tokens not counted" in messages
 
 
 def test_django_ratelimit_checks_pass_with_w001_silenced_on_purpose(settings):

@@ -119,7 +119,8 @@ class Command(BaseCommand):
         self._say("\n".join(lines))
 
     def _login_lines(self, admin):
-        reset = f"{_python()} manage.py changepassword {launcher.ADMIN_USERNAME}"
+        # Other manage.py commands do not get the demo's DEBUG by themselves.
+        reset = f"DEBUG=True {_python()} manage.py changepassword {launcher.ADMIN_USERNAME}"
         if admin is None:
             return ["   Вход:   под существующей учётной записью суперпользователя"]
         if admin.password:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mailer', '0002_queue_order_tiebreak'),
+        ('mailer', '0005_encrypt_stored_account_secrets'),
     ]
 
     operations = [
