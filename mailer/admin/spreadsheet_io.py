@@ -1,5 +1,5 @@
 """What both spreadsheet screens (recipients, suppression list) share: bounded imports whose
-file waits in private storage bound to the uploader.
+file waits in private storage bound to the uploader, and exports without live formulas.
 
 A refusal (too big, too many rows, a zip bomb, not a spreadsheet, a forged or stale upload
 name) is a Russian message on the import page, never a 500.
@@ -24,7 +24,7 @@ from unfold.contrib.import_export.forms import ImportForm
 
 from ..exceptions import MailerError
 from ..import_uploads import PrivateUploadStorage, UploadRefused, issue_name, redeem_name
-from ..spreadsheet_formats import EXPORT_FORMATS, IMPORT_FORMATS
+from ..spreadsheet_formats import EXPORT_FORMATS, IMPORT_FORMATS, neutralised
 from ..spreadsheet_reader import ReadLimits, SpreadsheetRefused, check_size
 
 logger = logging.getLogger(__name__)
@@ -172,6 +172,12 @@ class SpreadsheetAdminMixin:
         messages.error(request, message)
         url = reverse("admin:%s_%s_import" % self.get_model_info(), current_app=self.admin_site.name)
         return HttpResponseRedirect(url)
+
+    # --- export ----------------------------------------------------------------------------
+
+    def get_data_for_export(self, request, queryset, **kwargs):
+        # Every admin export (the export page, the «export selected» action) passes here.
+        return neutralised(super().get_data_for_export(request, queryset, **kwargs))
 
 
 def _discard_upload(import_form):
