@@ -41,8 +41,8 @@ from tests.admin.spreadsheets import (  # noqa: E402
     SHARED_STRINGS,
     SHEET_END,
     SHEET_START,
-    sheet_xml,
     shared_strings_xml,
+    sheet_xml,
     workbook_with_parts,
     xlsx_bytes,
 )

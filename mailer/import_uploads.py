@@ -61,7 +61,11 @@ def remove_stale_uploads(*, now: datetime) -> int:
     oldest_kept = now - UPLOAD_TTL
     removed = 0
     for path in _uploads():
-        if datetime.fromtimestamp(path.stat().st_mtime, tz=UTC) < oldest_kept:
+        try:
+            uploaded_at = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+        except FileNotFoundError:
+            continue  # confirmed meanwhile
+        if uploaded_at < oldest_kept:
             path.unlink(missing_ok=True)
             removed += 1
     return removed

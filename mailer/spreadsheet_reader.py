@@ -71,7 +71,8 @@ class ReadLimits:
 
     def hint(self) -> str:
         """What the import form says under its file field."""
-        return f"XLSX или CSV (UTF-8), до {filesizeformat(self.max_bytes)} и не больше {_count(self.max_rows)} строк."
+        size, rows = filesizeformat(self.max_bytes), _count(self.max_rows)
+        return f"XLSX или CSV (UTF-8), до {size} и не больше {rows} строк."
 
 
 @dataclass
@@ -81,7 +82,8 @@ class Table:
 
 
 class SpreadsheetRefused(MailerError):
-    """`reason` is a short code for the logs: too_big, too_many_rows, zip_bomb, unreadable, empty."""
+    """`reason` is a short code for the logs: too_big, zip_bomb, too_many_texts, too_many_rows,
+    too_many_cells, unreadable or empty."""
 
     def __init__(self, message: str, *, reason: str):
         super().__init__(message)
@@ -89,7 +91,7 @@ class SpreadsheetRefused(MailerError):
 
 
 def read_table(source: bytes | BinaryIO, kind: str, limits: ReadLimits | None = None) -> Table:
-    """The first sheet of an XLSX, or a UTF-8 CSV with commas: its first row is the headers."""
+    """The active sheet of an XLSX, or a UTF-8 CSV with commas: its first row is the headers."""
     limits = limits or ReadLimits.from_settings()
     stream = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
     check_size(_size_of(stream), limits)
@@ -205,15 +207,19 @@ class _RowsAsTheyCome(ReadOnlyWorksheet):
 def _active_sheet(stream: BinaryIO, max_rows: int) -> ReadOnlyWorksheet:
     """What `load_workbook(read_only=True).active` gives, without probing every sheet."""
     reader = ExcelReader(stream, read_only=True, data_only=True)
-    reader.read_manifest()
-    reader.shared_strings = _shared_strings(reader, max_rows)
-    reader.read_workbook()
-    apply_stylesheet(reader.archive, reader.wb)  # number formats tell dates from numbers
-    sheets = list(reader.parser.find_sheets())
-    active = reader.wb._active_sheet_index  # the tab the file was saved on, as openpyxl reads it
-    sheet, part = sheets[active] if 0 <= active < len(sheets) else sheets[0]
-    if "chartsheet" in part.Type or part.target not in reader.valid_files:
-        raise SpreadsheetRefused(NOT_XLSX, reason="unreadable")
+    try:
+        reader.read_manifest()
+        reader.shared_strings = _shared_strings(reader, max_rows)
+        reader.read_workbook()
+        apply_stylesheet(reader.archive, reader.wb)  # number formats tell dates from numbers
+        sheets = list(reader.parser.find_sheets())
+        active = reader.wb._active_sheet_index  # the tab the file was saved on, as openpyxl reads it
+        sheet, part = sheets[active] if 0 <= active < len(sheets) else sheets[0]
+        if "chartsheet" in part.Type or part.target not in reader.valid_files:
+            raise SpreadsheetRefused(NOT_XLSX, reason="unreadable")
+    except BaseException:
+        reader.archive.close()
+        raise
     return _RowsAsTheyCome(reader.wb, sheet.name, part.target, reader.shared_strings)
 
 

@@ -113,9 +113,13 @@ class SpreadsheetAdminMixin:
     # --- upload ----------------------------------------------------------------------------
 
     def get_urls(self):
-        name = "%s_%s_import" % self.get_model_info()
+        name = self._import_url_name()
         bounded = path("import/", self.admin_site.admin_view(self.bounded_import_view), name=name)
         return [bounded, *(url for url in super().get_urls() if getattr(url, "name", None) != name)]
+
+    def _import_url_name(self):
+        app_label, model_name = self.get_model_info()
+        return f"{app_label}_{model_name}_import"
 
     # Django's CSRF check reads the body, after which no upload handler can be added: the
     # check runs below instead, once the byte limit is in place (Django's documented way).
@@ -170,7 +174,7 @@ class SpreadsheetAdminMixin:
 
     def _back_to_import(self, request, message):
         messages.error(request, message)
-        url = reverse("admin:%s_%s_import" % self.get_model_info(), current_app=self.admin_site.name)
+        url = reverse(f"admin:{self._import_url_name()}", current_app=self.admin_site.name)
         return HttpResponseRedirect(url)
 
     # --- export ----------------------------------------------------------------------------
@@ -188,7 +192,7 @@ def _discard_upload(import_form):
 
 
 def _first_error(form):
-    return next(iter(error for errors in form.errors.values() for error in errors), FORGED_FORM)
+    return next((error for errors in form.errors.values() for error in errors), FORGED_FORM)
 
 
 def _log_refusal(refusal):

@@ -46,10 +46,15 @@ def refused_on_import_page(screen, response):
 
 
 @by_name
-def test_the_confirm_step_reads_no_path_and_no_file_it_did_not_issue(client, manager_a, import_uploads, screen, planted):
+def test_the_confirm_step_reads_no_path_and_no_file_it_did_not_issue(
+    client, manager_a, import_uploads, screen, planted
+):
     issued = preview_as(client, manager_a, screen)
-    forged_names = [planted.name, str(planted), "../../etc/passwd", "/etc/passwd", issued["import_file_name"] + "x",
-                    f"{manager_a.pk}.{'0' * 32}:1vPq3x:forged-signature"]
+    forged_names = [
+        planted.name, str(planted), "../../etc/passwd", "/etc/passwd",
+        issued["import_file_name"] + "x",  # a signature that does not match
+        f"{manager_a.pk}.{'0' * 32}:1vPq3x:forged-signature",
+    ]
 
     for forged in forged_names:
         response = screen.confirm(client, {**issued, "import_file_name": forged})
