@@ -32,6 +32,7 @@ test: venv
 bench: venv
 	@$(PY) bin/check-services
 	$(PY) bench/send.py
+	$(PY) bench/import_bounds.py
 
 # Django's deployment checks with production-like values (tests/test_ops.py runs the same).
 check-deploy: venv

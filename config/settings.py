@@ -373,6 +373,20 @@ MAILER_ATTACHMENT_EXTENSIONS = env.list("MAILER_ATTACHMENT_EXTENSIONS", default=
 ])
 MAILER_ATTACHMENT_MAX_BYTES = env.int("MAILER_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 
+# --- Spreadsheet imports (XLSX/CSV): bounded, read through mailer.spreadsheet_reader --------
+# Checked before the file is parsed; the row limit is MAILER_MAX_CAMPAIGN_RECIPIENTS.
+MAILER_IMPORT_MAX_BYTES = env.int("MAILER_IMPORT_MAX_BYTES", default=10 * 1024 * 1024)
+# What an XLSX (a zip) may unpack to, in all and per member, checked before openpyxl opens it.
+# Real workbooks unpack 5-20 times; a "zip bomb" hundreds of times.
+MAILER_IMPORT_MAX_UNCOMPRESSED_BYTES = env.int("MAILER_IMPORT_MAX_UNCOMPRESSED_BYTES", default=50 * 1024 * 1024)
+MAILER_IMPORT_MAX_COMPRESSION_RATIO = env.int("MAILER_IMPORT_MAX_COMPRESSION_RATIO", default=100)
+# Uploads waiting for «Подтвердить импорт»: private (never served, unlike MEDIA_ROOT), an hour at most.
+MAILER_IMPORT_UPLOAD_DIR = Path(env.str("MAILER_IMPORT_UPLOAD_DIR", default=str(DATA_DIR / "import-uploads")))
+# Django's own bounds, explicit: form fields in memory up to 2.5 MB (a request over it is
+# refused), uploaded files kept in memory up to 2.5 MB and spooled to a temporary file above.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
 # django-ratelimit: behind a reverse proxy REMOTE_ADDR is the proxy; name a META key holding
 # the one client address the proxy sets (e.g. HTTP_X_REAL_IP). Empty: REMOTE_ADDR. The login
 # throttle and the unsubscribe page read it through config/client_ip.py.

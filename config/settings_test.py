@@ -18,3 +18,4 @@ from .settings import *  # noqa: E402,F403
 HUEY["immediate"] = True  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = DATA_DIR / "test-media"  # noqa: F405
+MAILER_IMPORT_UPLOAD_DIR = DATA_DIR / "test-import-uploads"  # noqa: F405

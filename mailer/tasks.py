@@ -2,9 +2,9 @@
 
 from django.utils import timezone
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_periodic_task, db_task, periodic_task
 
-from . import policy, provider_suppression, quota, reconcile, sending
+from . import import_uploads, policy, provider_suppression, quota, reconcile, sending
 
 SEND_INTERVAL_SECONDS = 30
 
@@ -39,3 +39,9 @@ def reconcile_campaign_queue():
 def sync_smtp_bz_unsubscribes():
     # Hourly, away from the quota sync at :00; a no-op unless MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC.
     return provider_suppression.sync_provider_suppression()
+
+
+@periodic_task(crontab(minute="*/10"))
+def remove_stale_import_uploads():
+    # Uploads nobody confirmed: an hour after upload, at most ten minutes late.
+    return import_uploads.remove_stale_uploads(now=timezone.now())

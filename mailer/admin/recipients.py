@@ -3,10 +3,9 @@
 from django import forms
 from django.contrib import admin, messages
 from import_export.admin import ImportExportModelAdmin
-from import_export.forms import ConfirmImportForm
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import RelatedDropdownFilter
-from unfold.contrib.import_export.forms import ExportForm, ImportForm
+from unfold.contrib.import_export.forms import ExportForm
 from unfold.widgets import UnfoldAdminSelectWidget
 
 from ..models import Campaign, CampaignRecipient
@@ -14,6 +13,7 @@ from ..resources import RecipientResource, report_summary
 from ..suppression import suppressed_among
 from .base import OwnedAdminMixin
 from .forms import RecipientForm
+from .spreadsheet_io import BoundedImportForm, IssuedUploadConfirmForm, SpreadsheetAdminMixin
 
 EDITABLE = (Campaign.Status.DRAFT, Campaign.Status.PAUSED)
 
@@ -23,7 +23,7 @@ def _campaigns_for(user, *, editable_only):
     return campaigns.filter(status__in=EDITABLE) if editable_only else campaigns
 
 
-class RecipientImportForm(ImportForm):
+class RecipientImportForm(BoundedImportForm):
     campaign = forms.ModelChoiceField(
         queryset=Campaign.objects.none(),
         label="Кампания",
@@ -36,11 +36,11 @@ class RecipientImportForm(ImportForm):
         self.fields["campaign"].queryset = _campaigns_for(user, editable_only=True)
 
 
-class RecipientConfirmImportForm(ConfirmImportForm):
+class RecipientConfirmImportForm(IssuedUploadConfirmForm):
     campaign = forms.ModelChoiceField(queryset=Campaign.objects.all(), widget=forms.HiddenInput)
 
     def __init__(self, *args, user=None, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, user=user, **kwargs)
         self.fields["campaign"].queryset = _campaigns_for(user, editable_only=True)
 
 
@@ -52,7 +52,7 @@ class CampaignFilter(RelatedDropdownFilter):
 
 
 @admin.register(CampaignRecipient)
-class CampaignRecipientAdmin(OwnedAdminMixin, ModelAdmin, ImportExportModelAdmin):
+class CampaignRecipientAdmin(OwnedAdminMixin, SpreadsheetAdminMixin, ModelAdmin, ImportExportModelAdmin):
     owner_lookup = "campaign__created_by"
     resource_classes = (RecipientResource,)
     import_form_class = RecipientImportForm
@@ -82,9 +82,6 @@ class CampaignRecipientAdmin(OwnedAdminMixin, ModelAdmin, ImportExportModelAdmin
 
     def get_import_form_kwargs(self, request):
         return {**super().get_import_form_kwargs(request), "user": request.user}
-
-    def get_confirm_form_kwargs(self, request, import_form=None):
-        return {**super().get_confirm_form_kwargs(request, import_form), "user": request.user}
 
     def get_confirm_form_initial(self, request, import_form):
         initial = super().get_confirm_form_initial(request, import_form)

@@ -10,16 +10,16 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.timezone import localtime
 from import_export.admin import ImportExportModelAdmin
-from import_export.formats.base_formats import CSV, XLSX
 from import_export.results import RowResult
 from unfold.admin import ModelAdmin
-from unfold.contrib.import_export.forms import ExportForm, ImportForm
+from unfold.contrib.import_export.forms import ExportForm
 
 from ..addresses import is_valid_email, normalize_email
 from ..models import Unsubscribe
 from ..pii import email_log_fields
 from ..suppression import suppress
 from ..suppression_resources import UnsubscribeResource
+from .spreadsheet_io import SpreadsheetAdminMixin
 
 logger = logging.getLogger(__name__)
 
@@ -52,13 +52,10 @@ class UnsubscribeForm(forms.ModelForm):
 
 
 @admin.register(Unsubscribe)
-class UnsubscribeAdmin(ModelAdmin, ImportExportModelAdmin):
+class UnsubscribeAdmin(SpreadsheetAdminMixin, ModelAdmin, ImportExportModelAdmin):
     form = UnsubscribeForm
     resource_classes = [UnsubscribeResource]
-    import_form_class = ImportForm
     export_form_class = ExportForm
-    import_formats = [XLSX, CSV]
-    export_formats = [XLSX, CSV]
     list_display = ("email", "source", "campaign", "added_by", "created_at")
     list_filter = ("source", "created_at")
     search_fields = ("email",)

@@ -45,3 +45,15 @@ def as_user(client):
         return client
 
     return login
+
+
+@pytest.fixture
+def import_uploads(settings, tmp_path):
+    """This test's own directory for imports' waiting files; lists what it holds."""
+    settings.MAILER_IMPORT_UPLOAD_DIR = tmp_path / "import-uploads"
+
+    def stored():
+        folder = settings.MAILER_IMPORT_UPLOAD_DIR
+        return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+    return stored
