@@ -53,7 +53,9 @@ class ContactInline(TabularInline):
 
 class AddToCampaignForm(forms.Form):
     campaign = forms.ModelChoiceField(
-        queryset=Campaign.objects.none(), label="Кампания", widget=UnfoldAdminSelectWidget,
+        queryset=Campaign.objects.none(),
+        label="Кампания",
+        widget=UnfoldAdminSelectWidget,
         help_text="Черновик или кампания на паузе.",
     )
 
@@ -163,8 +165,7 @@ class LogEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """«Журнал действий»: who created, changed, deleted or ran what. Read-only."""
 
     list_display = ("action_time", "user", "action_badge", "content_type", "object_repr", "message")
-    list_filter = (("user", RelatedDropdownFilter), "action_flag", ("action_time", RangeDateFilter),
-                   "content_type")
+    list_filter = (("user", RelatedDropdownFilter), "action_flag", ("action_time", RangeDateFilter), "content_type")
     list_filter_submit = True
     search_fields = ("object_repr", "change_message", "user__username")
     list_select_related = ("user", "content_type")

@@ -206,12 +206,16 @@ UNFOLD = {
                 "title": "Рассылки",
                 "items": [
                     _nav("Кампании", "campaign", "admin:mailer_campaign_changelist", "mailer.view_campaign"),
-                    _nav("Получатели", "group", "admin:mailer_campaignrecipient_changelist",
-                         "mailer.view_campaignrecipient"),
-                    _nav("Очередь", "schedule_send", "admin:mailer_campaignqueue_changelist",
-                         "mailer.view_campaignqueue"),
-                    _nav("Журнал отправки", "receipt_long", "admin:mailer_sendlog_changelist",
-                         "mailer.view_sendlog"),
+                    _nav(
+                        "Получатели",
+                        "group",
+                        "admin:mailer_campaignrecipient_changelist",
+                        "mailer.view_campaignrecipient",
+                    ),
+                    _nav(
+                        "Очередь", "schedule_send", "admin:mailer_campaignqueue_changelist", "mailer.view_campaignqueue"
+                    ),
+                    _nav("Журнал отправки", "receipt_long", "admin:mailer_sendlog_changelist", "mailer.view_sendlog"),
                 ],
             },
             {
@@ -220,23 +224,41 @@ UNFOLD = {
                     _nav("Компании", "apartment", "admin:backoffice_company_changelist", "backoffice.view_company"),
                     _nav("Контакты", "contacts", "admin:backoffice_contact_changelist", "backoffice.view_contact"),
                     _nav("Отписки", "unsubscribe", "admin:mailer_unsubscribe_changelist", "mailer.view_unsubscribe"),
-                    _nav("Уведомления", "notifications", "admin:backoffice_notification_changelist",
-                         "backoffice.view_notification", badge="backoffice.notifications.unread_badge"),
+                    _nav(
+                        "Уведомления",
+                        "notifications",
+                        "admin:backoffice_notification_changelist",
+                        "backoffice.view_notification",
+                        badge="backoffice.notifications.unread_badge",
+                    ),
                 ],
             },
             {
                 "title": "Администрирование",
                 "items": [
                     _nav("Журнал действий", "history", "admin:admin_logentry_changelist", "admin.view_logentry"),
-                    _nav("Настройки почты", "settings", "admin:mailer_globalmailaccount_changelist",
-                         "mailer.view_globalmailaccount"),
-                    _nav("Квота smtp.bz", "data_usage", "admin:mailer_smtpbzquota_changelist",
-                         "mailer.view_smtpbzquota"),
+                    _nav(
+                        "Настройки почты",
+                        "settings",
+                        "admin:mailer_globalmailaccount_changelist",
+                        "mailer.view_globalmailaccount",
+                    ),
+                    _nav(
+                        "Квота smtp.bz", "data_usage", "admin:mailer_smtpbzquota_changelist", "mailer.view_smtpbzquota"
+                    ),
                     _nav("Пользователи", "person", "admin:auth_user_changelist", "auth.view_user"),
-                    _nav("Попытки входа", "lock_person", "admin:axes_accessfailurelog_changelist",
-                         "axes.view_accessfailurelog"),
-                    _nav("Блокировки входа", "lock_clock", "admin:axes_accessattempt_changelist",
-                         "axes.view_accessattempt"),
+                    _nav(
+                        "Попытки входа",
+                        "lock_person",
+                        "admin:axes_accessfailurelog_changelist",
+                        "axes.view_accessfailurelog",
+                    ),
+                    _nav(
+                        "Блокировки входа",
+                        "lock_clock",
+                        "admin:axes_accessattempt_changelist",
+                        "axes.view_accessattempt",
+                    ),
                 ],
             },
         ],
@@ -337,9 +359,7 @@ UNFOLD["SIDEBAR"]["navigation"].append(
 # can change it without a restart of anything but the process that reads it.
 MAILER_RATE_PER_HOUR = env.int("MAILER_RATE_PER_HOUR", default=100)
 MAILER_MAX_CAMPAIGN_RECIPIENTS = env.int("MAILER_MAX_CAMPAIGN_RECIPIENTS", default=10000)
-MAILER_THROTTLE_CAMPAIGN_START_PER_HOUR = env.int(
-    "MAILER_THROTTLE_CAMPAIGN_START_PER_HOUR", default=10
-)
+MAILER_THROTTLE_CAMPAIGN_START_PER_HOUR = env.int("MAILER_THROTTLE_CAMPAIGN_START_PER_HOUR", default=10)
 MAILER_THROTTLE_TEST_EMAIL_PER_HOUR = env.int("MAILER_THROTTLE_TEST_EMAIL_PER_HOUR", default=5)
 MAILER_CIRCUIT_BREAKER_THRESHOLD = env.int("MAILER_CIRCUIT_BREAKER_THRESHOLD", default=10)
 MAILER_STUCK_AFTER_MINUTES = env.int("MAILER_STUCK_AFTER_MINUTES", default=30)
@@ -367,10 +387,28 @@ MAILER_TEMPLATE_RENDER_SECONDS = env.float("MAILER_TEMPLATE_RENDER_SECONDS", def
 
 # Campaign attachments: what staff may upload. Page-like types (html, svg, js, …) are
 # refused even if listed here (mailer/attachments.py).
-MAILER_ATTACHMENT_EXTENSIONS = env.list("MAILER_ATTACHMENT_EXTENSIONS", default=[
-    "pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "ods", "odp", "rtf", "csv", "txt",
-    "png", "jpg", "jpeg", "gif",
-])
+MAILER_ATTACHMENT_EXTENSIONS = env.list(
+    "MAILER_ATTACHMENT_EXTENSIONS",
+    default=[
+        "pdf",
+        "doc",
+        "docx",
+        "xls",
+        "xlsx",
+        "ppt",
+        "pptx",
+        "odt",
+        "ods",
+        "odp",
+        "rtf",
+        "csv",
+        "txt",
+        "png",
+        "jpg",
+        "jpeg",
+        "gif",
+    ],
+)
 MAILER_ATTACHMENT_MAX_BYTES = env.int("MAILER_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 
 # --- Spreadsheet imports (XLSX/CSV): bounded, read through mailer.spreadsheet_reader --------
@@ -402,8 +440,11 @@ LOGGING = {
     "filters": {"redact_emails": {"()": "mailer.pii.RedactEmailsFilter"}},
     "formatters": {
         "text": {"()": "mailer.pii.KeyValueFormatter"},
-        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}",
-                          "style": "{"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -417,8 +458,7 @@ LOGGING = {
             "filters": ["redact_emails"],
         },
         # runserver's request lines (`make run`), as Django prints them, redacted.
-        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server",
-                          "filters": ["redact_emails"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["redact_emails"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {

@@ -11,7 +11,6 @@ urlpatterns = [
     path("unsubscribe/<str:token>/", mailer_views.unsubscribe, name="unsubscribe"),
     path("admin/mailer/poll/", admin.site.admin_view(poll), name="mailer_poll"),
     # Attachments have no public URL (mailer/attachments.py): only this download view.
-    path("admin/mailer/attachments/<path:name>", admin.site.admin_view(download_attachment),
-         name="mailer_attachment"),
+    path("admin/mailer/attachments/<path:name>", admin.site.admin_view(download_attachment), name="mailer_attachment"),
     path("admin/", admin.site.urls),
 ]

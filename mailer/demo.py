@@ -17,18 +17,27 @@ INVALID_ADDRESS = "ivan.petrov@@example"
 
 COMPANIES = [
     {
-        "name": "ООО «Ромашка»", "email": "info@romashka.example.com", "city": "Москва",
-        "industry": "Розничная торговля", "inn": "7701000001",
+        "name": "ООО «Ромашка»",
+        "email": "info@romashka.example.com",
+        "city": "Москва",
+        "industry": "Розничная торговля",
+        "inn": "7701000001",
         "contacts": [("Анна Смирнова", "Директор по закупкам", "anna.smirnova@romashka.example.com")],
     },
     {
-        "name": "АО «Северный ветер»", "email": "office@sever.example.org", "city": "Санкт-Петербург",
-        "industry": "Логистика", "inn": "7801000002",
+        "name": "АО «Северный ветер»",
+        "email": "office@sever.example.org",
+        "city": "Санкт-Петербург",
+        "industry": "Логистика",
+        "inn": "7801000002",
         "contacts": [("Олег Кузнецов", "Коммерческий директор", "oleg.kuznetsov@sever.example.org")],
     },
     {
-        "name": "ИП Васильев", "email": "vasiliev@shop.example.net", "city": "Казань",
-        "industry": "Услуги", "inn": "165000000003",
+        "name": "ИП Васильев",
+        "email": "vasiliev@shop.example.net",
+        "city": "Казань",
+        "industry": "Услуги",
+        "inn": "165000000003",
         "contacts": [("Пётр Васильев", "Владелец", "")],
     },
 ]
@@ -47,8 +56,7 @@ def load(*, owner):
         return None
     with transaction.atomic():
         companies = [_company(spec, owner) for spec in COMPANIES]
-        campaign = Campaign.objects.create(name=CAMPAIGN_NAME, subject=SUBJECT, body_html=BODY_HTML,
-                                           created_by=owner)
+        campaign = Campaign.objects.create(name=CAMPAIGN_NAME, subject=SUBJECT, body_html=BODY_HTML, created_by=owner)
         chosen = Company.objects.filter(pk__in=[c.pk for c in companies if c.name in IN_CAMPAIGN])
         services.recipients_from_companies(campaign=campaign, companies=chosen)
         # Past the service on purpose: it would refuse the address, the pipeline must meet it.
@@ -61,7 +69,6 @@ def _company(spec, owner):
     contacts = spec.pop("contacts")
     company = Company.objects.create(manager=owner, **spec)
     Contact.objects.bulk_create(
-        Contact(company=company, full_name=name, position=position, email=email)
-        for name, position, email in contacts
+        Contact(company=company, full_name=name, position=position, email=email) for name, position, email in contacts
     )
     return company

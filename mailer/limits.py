@@ -153,8 +153,7 @@ def throttle(action, *, user, now):
     if count > limit:
         minutes = max(1, round((resets_at - now) / timedelta(minutes=1)))
         raise MailerError(
-            f"Слишком часто: не больше {limit} в час. "
-            f"Попробуйте через {minutes} мин., после {resets_at:%H:%M}."
+            f"Слишком часто: не больше {limit} в час. Попробуйте через {minutes} мин., после {resets_at:%H:%M}."
         )
     return count
 

@@ -16,7 +16,7 @@ from .templating import CampaignTemplateError, RenderBudget, compile_template, r
 
 HTML_FOOTER = (
     '\n<p style="margin-top:24px;font-size:12px;color:#6b7280">'
-    'Вы получили это письмо, потому что есть в нашей базе клиентов. '
+    "Вы получили это письмо, потому что есть в нашей базе клиентов. "
     '<a href="{{ unsubscribe_url }}">Отписаться от рассылки</a>.</p>'
 )
 TEXT_FOOTER = "\n\n--\nОтписаться от рассылки: {{ unsubscribe_url }}\n"
@@ -104,9 +104,7 @@ def _read_attachment(field_file):
 # Each part stops at the next `<` (the label: at the next `<a`), so a failed match costs the
 # distance to the next tag: with `[^>]*` and `(.*?)</a>`, every unclosed link scanned to the
 # end of the body, and 100 KB of them took 10 s (quadratic).
-_LINK = re.compile(
-    r"""<a\s[^<>]*?href=["']([^"'<>]+)["'][^<>]*>((?:[^<]|<(?!a\s))*?)</a>""", re.IGNORECASE | re.DOTALL
-)
+_LINK = re.compile(r"""<a\s[^<>]*?href=["']([^"'<>]+)["'][^<>]*>((?:[^<]|<(?!a\s))*?)</a>""", re.IGNORECASE | re.DOTALL)
 
 
 def html_to_text(body_html):

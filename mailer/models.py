@@ -33,13 +33,13 @@ class GlobalMailAccount(models.Model):
     def __str__(self):
         return f"{self.smtp_host}:{self.smtp_port}"
 
-    def clean(self):
-        if self.use_tls and self.use_ssl:
-            raise ValidationError("Выберите что-то одно: STARTTLS или SSL.")
-
     def save(self, *args, **kwargs):
         self.pk = 1
         super().save(*args, **kwargs)
+
+    def clean(self):
+        if self.use_tls and self.use_ssl:
+            raise ValidationError("Выберите что-то одно: STARTTLS или SSL.")
 
     @classmethod
     def load(cls):
@@ -137,9 +137,7 @@ class CampaignRecipient(models.Model):
     # after an interruption whose outcome is unknown.
     RETRYABLE_ERROR_KINDS = (ErrorKind.TRANSIENT, ErrorKind.INTERRUPTED)
 
-    campaign = models.ForeignKey(
-        Campaign, verbose_name="кампания", on_delete=models.CASCADE, related_name="recipients"
-    )
+    campaign = models.ForeignKey(Campaign, verbose_name="кампания", on_delete=models.CASCADE, related_name="recipients")
     email = models.CharField("e-mail", max_length=254)
     name = models.CharField("имя", max_length=255, blank=True)
     company = models.ForeignKey(
@@ -159,13 +157,9 @@ class CampaignRecipient(models.Model):
         related_name="+",
     )
     variables = models.JSONField("переменные шаблона", default=dict, blank=True)
-    status = models.CharField(
-        "статус", max_length=16, choices=Status, default=Status.PENDING, db_index=True
-    )
+    status = models.CharField("статус", max_length=16, choices=Status, default=Status.PENDING, db_index=True)
     attempts = models.PositiveIntegerField("попыток", default=0)
-    error_kind = models.CharField(
-        "тип ошибки", max_length=16, choices=ErrorKind, default=ErrorKind.NONE, blank=True
-    )
+    error_kind = models.CharField("тип ошибки", max_length=16, choices=ErrorKind, default=ErrorKind.NONE, blank=True)
     last_error = models.TextField("последняя ошибка", blank=True)
     claimed_at = models.DateTimeField("взят в отправку", null=True, blank=True)
     sent_at = models.DateTimeField("отправлено", null=True, blank=True)
@@ -177,9 +171,7 @@ class CampaignRecipient(models.Model):
         verbose_name_plural = "получатели"
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["campaign", "email"], name="recipient_unique_email_per_campaign"
-            )
+            models.UniqueConstraint(fields=["campaign", "email"], name="recipient_unique_email_per_campaign")
         ]
         indexes = [models.Index(fields=["campaign", "status"], name="recipient_campaign_status")]
 
@@ -209,25 +201,17 @@ class CampaignQueue(models.Model):
         NONE = "", "—"
         TEMPLATE_ERROR = "template_error", "Ошибка в шаблоне письма"
 
-    campaign = models.OneToOneField(
-        Campaign, verbose_name="кампания", on_delete=models.CASCADE, related_name="queue"
-    )
-    status = models.CharField(
-        "статус", max_length=16, choices=Status, default=Status.PENDING, db_index=True
-    )
+    campaign = models.OneToOneField(Campaign, verbose_name="кампания", on_delete=models.CASCADE, related_name="queue")
+    status = models.CharField("статус", max_length=16, choices=Status, default=Status.PENDING, db_index=True)
     priority = models.IntegerField("приоритет", default=0)
     queued_at = models.DateTimeField("поставлена в очередь")
     started_at = models.DateTimeField("начало отправки", null=True, blank=True)
     heartbeat_at = models.DateTimeField("последняя активность", null=True, blank=True)
     completed_at = models.DateTimeField("завершена", null=True, blank=True)
-    defer_reason = models.CharField(
-        "причина отложения", max_length=32, choices=DeferReason, default="", blank=True
-    )
+    defer_reason = models.CharField("причина отложения", max_length=32, choices=DeferReason, default="", blank=True)
     deferred_until = models.DateTimeField("отложена до", null=True, blank=True)
     consecutive_transient_errors = models.PositiveIntegerField("временных ошибок подряд", default=0)
-    pause_reason = models.CharField(
-        "причина остановки", max_length=32, choices=PauseReason, default="", blank=True
-    )
+    pause_reason = models.CharField("причина остановки", max_length=32, choices=PauseReason, default="", blank=True)
     pause_detail = models.TextField("что случилось", blank=True)
 
     class Meta:

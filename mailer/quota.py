@@ -38,7 +38,7 @@ def parse_user_payload(payload):
 
 def _first_number(*candidates):
     for value in candidates:
-        if isinstance(value, bool) or isinstance(value, dict):
+        if isinstance(value, bool | dict):
             continue
         try:
             return int(value)

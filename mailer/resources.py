@@ -42,17 +42,16 @@ class ReadableJSONWidget(widgets.JSONWidget):
 
 
 class RecipientResource(ReportingResourceMixin, resources.ModelResource):
-    campaign = fields.Field(attribute="campaign", column_name="campaign",
-                            widget=widgets.ForeignKeyWidget(Campaign))
+    campaign = fields.Field(attribute="campaign", column_name="campaign", widget=widgets.ForeignKeyWidget(Campaign))
     email = fields.Field(attribute="email", column_name="email")
     name = fields.Field(attribute="name", column_name="name")
     status = fields.Field(attribute="status", column_name="status", readonly=True)
     error = fields.Field(attribute="last_error", column_name="error", readonly=True)
     attempts = fields.Field(attribute="attempts", column_name="attempts", readonly=True)
-    sent_at = fields.Field(attribute="sent_at", column_name="sent_at", readonly=True,
-                           widget=widgets.DateTimeWidget("%Y-%m-%d %H:%M"))
-    variables = fields.Field(attribute="variables", column_name="variables", readonly=True,
-                             widget=ReadableJSONWidget())
+    sent_at = fields.Field(
+        attribute="sent_at", column_name="sent_at", readonly=True, widget=widgets.DateTimeWidget("%Y-%m-%d %H:%M")
+    )
+    variables = fields.Field(attribute="variables", column_name="variables", readonly=True, widget=ReadableJSONWidget())
 
     class Meta:
         model = CampaignRecipient

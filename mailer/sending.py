@@ -38,8 +38,8 @@ from .models import (
 )
 from .pii import email_log_fields, redact
 from .smtp import PERMANENT, SmtpConnection, classify_smtp_error
-from .templating import CampaignTemplateError
 from .stored_secrets import UnreadableSecret
+from .templating import CampaignTemplateError
 from .tokens import make_test_token, make_token, unsubscribe_url
 
 logger = logging.getLogger(__name__)
@@ -147,9 +147,9 @@ class CampaignRun:
 
     def _still_in_control(self):
         """Beats the queue's heartbeat; False once staff paused it or the lock was lost."""
-        still_processing = CampaignQueue.objects.filter(
-            pk=self.queue.pk, status=Queue.PROCESSING
-        ).update(heartbeat_at=self.clock())
+        still_processing = CampaignQueue.objects.filter(pk=self.queue.pk, status=Queue.PROCESSING).update(
+            heartbeat_at=self.clock()
+        )
         return bool(still_processing) and (self.lock is None or self.lock.extend())
 
     def _next_chunk(self):
@@ -208,9 +208,7 @@ class CampaignRun:
     # --- claims -------------------------------------------------------------------------
 
     def _claim_queue(self, now):
-        claimed = CampaignQueue.objects.filter(
-            pk=self.queue.pk, status__in=[Queue.PENDING, Queue.PROCESSING]
-        ).update(
+        claimed = CampaignQueue.objects.filter(pk=self.queue.pk, status__in=[Queue.PENDING, Queue.PROCESSING]).update(
             status=Queue.PROCESSING,
             started_at=now if self.queue.status == Queue.PENDING else F("started_at"),
             heartbeat_at=now,
@@ -291,9 +289,7 @@ class CampaignRun:
         self._record_failure(recipient, failure, message_id, took_ms)
         if failure.kind == PERMANENT:
             if failure.unknown_user:
-                suppression.suppress(
-                    recipient.email, source=Unsubscribe.Source.BOUNCE, campaign=self.campaign
-                )
+                suppression.suppress(recipient.email, source=Unsubscribe.Source.BOUNCE, campaign=self.campaign)
             return None
         self._set_transient_errors(self.transient_errors + 1)
         if policy.trips_circuit_breaker(self.transient_errors):
@@ -316,8 +312,9 @@ class CampaignRun:
         still_there = CampaignRecipient.objects.filter(pk=recipient.pk).update(
             status=Recipient.FAILED, error_kind=failure.kind, last_error=failure.text
         )
-        self._log_send(recipient, SendLog.Status.FAILED, message_id, took_ms, error=failure.text,
-                       still_there=still_there)
+        self._log_send(
+            recipient, SendLog.Status.FAILED, message_id, took_ms, error=failure.text, still_there=still_there
+        )
         logger.error(
             "Email send failed",
             extra={
@@ -372,18 +369,14 @@ class CampaignRun:
             kind="circuit_breaker",
             title=f"Кампания «{self.campaign.name}» остановлена",
             text=(
-                f"{self.transient_errors} ошибок SMTP подряд. Проверьте настройки почты "
-                "и возобновите кампанию вручную."
+                f"{self.transient_errors} ошибок SMTP подряд. Проверьте настройки почты и возобновите кампанию вручную."
             ),
             dedupe_key=f"breaker:{self.queue.pk}:{self.queue.queued_at.isoformat()}:{self.transient_errors}",
         )
 
     def _pause_for_template_error(self, exc):
-        logger.error("Campaign paused: its template does not render",
-                     extra={**self._log_ids(), "error": exc.problem})
-        paused = pause_queue(
-            self.queue, pause_reason=CampaignQueue.PauseReason.TEMPLATE_ERROR, pause_detail=str(exc)
-        )
+        logger.error("Campaign paused: its template does not render", extra={**self._log_ids(), "error": exc.problem})
+        paused = pause_queue(self.queue, pause_reason=CampaignQueue.PauseReason.TEMPLATE_ERROR, pause_detail=str(exc))
         if paused:
             _notify_owner(
                 self.campaign,
@@ -395,9 +388,7 @@ class CampaignRun:
     # --- completion ---------------------------------------------------------------------
 
     def _finish(self):
-        counts = dict(
-            self.campaign.recipients.values_list("status").annotate(n=Count("id")).order_by()
-        )
+        counts = dict(self.campaign.recipients.values_list("status").annotate(n=Count("id")).order_by())
         if counts.get(Recipient.PENDING) or counts.get(Recipient.SENDING):
             return RunEnd.NEXT  # claimed by someone still sending, or paused mid-chunk
         completed = CampaignQueue.objects.filter(pk=self.queue.pk, status=Queue.PROCESSING).update(
@@ -546,8 +537,14 @@ def send_test_message(*, campaign, account, to):
         error=failure.text if failure else "",
         took_ms=took_ms,
     )
-    fields = {"campaign_id": campaign.pk, "smtp_message_id": message_id, "provider": account.smtp_host,
-              "took_ms": took_ms, "kind": "test", **email_log_fields(to)}
+    fields = {
+        "campaign_id": campaign.pk,
+        "smtp_message_id": message_id,
+        "provider": account.smtp_host,
+        "took_ms": took_ms,
+        "kind": "test",
+        **email_log_fields(to),
+    }
     if failure:
         logger.error("Test email failed", extra={**fields, "error": redact(failure.text)})
     else:

@@ -76,9 +76,7 @@ def campaign_resume(*, campaign, user):
     queue = CampaignQueue.objects.filter(campaign=campaign).first()
     deferred = queue is not None and queue.status == Queue.PENDING and queue.deferred_until
     if campaign.status != Status.PAUSED and not deferred:
-        raise MailerError(
-            f"Кампания «{campaign.name}» не на паузе и не отложена — возобновлять нечего."
-        )
+        raise MailerError(f"Кампания «{campaign.name}» не на паузе и не отложена — возобновлять нечего.")
     if campaign.status == Status.PAUSED:
         _require_account_enabled()
         if not _recipient_counts(campaign)["pending"]:
@@ -87,7 +85,11 @@ def campaign_resume(*, campaign, user):
         campaign.status = Status.SENDING if _has_outcomes(campaign) else Status.READY
         campaign.save(update_fields=["status", "updated_at"])
     CampaignQueue.objects.filter(campaign=campaign).update(
-        status=Queue.PENDING, defer_reason="", deferred_until=None, completed_at=None, pause_reason="",
+        status=Queue.PENDING,
+        defer_reason="",
+        deferred_until=None,
+        completed_at=None,
+        pause_reason="",
         pause_detail="",
     )
     return campaign
@@ -216,9 +218,7 @@ def recipients_from_companies(*, campaign, companies):
             new.append(NewRecipient(email=company.email, name=company.name, company=company))
         for contact in company.contacts.all():
             if contact.email:
-                new.append(
-                    NewRecipient(email=contact.email, name=contact.full_name, company=company, contact=contact)
-                )
+                new.append(NewRecipient(email=contact.email, name=contact.full_name, company=company, contact=contact))
     return add_recipients(campaign=campaign, recipients=new)
 
 
@@ -232,9 +232,7 @@ def _locked(campaign):
 
 def _require_status(campaign, allowed, *, action):
     if campaign.status not in allowed:
-        raise MailerError(
-            f"Кампанию «{campaign.name}» в статусе «{campaign.get_status_display()}» нельзя {action}."
-        )
+        raise MailerError(f"Кампанию «{campaign.name}» в статусе «{campaign.get_status_display()}» нельзя {action}.")
 
 
 def _require_account_enabled():
@@ -249,14 +247,11 @@ def _require_renders(campaign: Campaign) -> None:
     """Compiles and renders the campaign once for its first recipient; a template that fails
     raises CampaignTemplateError (a MailerError) naming the problem."""
     context = sample_context(campaign, email="", unsubscribe_url=unsubscribe_url(make_test_token(campaign.pk)))
-    trial_render(subject=campaign.subject, body_html=campaign.body_html, body_text=campaign.body_text,
-                 context=context)
+    trial_render(subject=campaign.subject, body_html=campaign.body_html, body_text=campaign.body_text, context=context)
 
 
 def _recipient_counts(campaign):
-    return campaign.recipients.aggregate(
-        total=Count("id"), pending=Count("id", filter=Q(status=Recipient.PENDING))
-    )
+    return campaign.recipients.aggregate(total=Count("id"), pending=Count("id", filter=Q(status=Recipient.PENDING)))
 
 
 def _has_outcomes(campaign):

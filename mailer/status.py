@@ -146,6 +146,7 @@ def _next_campaign_at(active, next_queue, *, now):
 
 # --- for `manage.py mailer_status`: what the checklist reads with SQL and redis-cli --------
 
+
 def with_progress(queues):
     """Annotates each queue with `total` and `done` recipients, in the same query."""
     dealt_with = ~Q(campaign__recipients__status__in=[Recipient.PENDING, Recipient.SENDING])
@@ -200,4 +201,3 @@ def throttle_state(user):
         {"action": action, "limit": limits.throttle_limit(action), **cache_entry(limits.throttle_key(action, user.pk))}
         for action in limits.THROTTLE_LIMIT_SETTINGS
     ]
-

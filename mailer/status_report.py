@@ -106,11 +106,13 @@ def _header(report):
     else:
         hours_line = f"Рабочее время ({window}): сейчас {'рабочее' if hours['open'] else 'нерабочее — отправка ждёт'}"
     enabled = "включена" if account["enabled"] else "ВЫКЛЮЧЕНА (включите в «Настройках почты»)"
-    return "\n".join([
-        f"Состояние рассылок на {_moment(report['now'])} (МСК)",
-        f"Отправка: {enabled}; SMTP {account['host']}:{account['port']}",
-        hours_line,
-    ])
+    return "\n".join(
+        [
+            f"Состояние рассылок на {_moment(report['now'])} (МСК)",
+            f"Отправка: {enabled}; SMTP {account['host']}:{account['port']}",
+            hours_line,
+        ]
+    )
 
 
 def _queue_text(queue):
@@ -146,8 +148,10 @@ def _active_lines(queue, active):
 
 
 def _queue_line(q):
-    text = f"«{q['campaign']}» (кампания #{q['campaign_id']}, {q['owner']}) — " \
-           f"{q['recipients_done']}/{q['recipients_total']}"
+    text = (
+        f"«{q['campaign']}» (кампания #{q['campaign_id']}, {q['owner']}) — "
+        f"{q['recipients_done']}/{q['recipients_total']}"
+    )
     if q["reason_text"]:
         return f"{text}; {q['reason_text']}"
     return f"{text}; в очереди с {_moment(q['queued_at'])}"

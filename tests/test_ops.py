@@ -48,8 +48,9 @@ def child_env(**overrides):
 
 
 def manage(*args, env, timeout=30):
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def database_url():
@@ -63,10 +64,17 @@ _PRODUCTION_SECRET_KEY = secrets.token_urlsafe(50)  # one for all: processes of 
 
 def production_env(**overrides):
     # The tests' own MAILER_SECRETS_KEY: the children read what the tests stored encrypted.
-    return child_env(**{
-        "DEBUG": "False", "SECRET_KEY": _PRODUCTION_SECRET_KEY, "ALLOWED_HOSTS": "crm.example.com",
-        "MAILER_PUBLIC_BASE_URL": "https://crm.example.com", "REDIS_URL": settings.REDIS_URL,
-        "MAILER_SECRETS_KEY": settings.MAILER_SECRETS_KEY, **overrides})
+    return child_env(
+        **{
+            "DEBUG": "False",
+            "SECRET_KEY": _PRODUCTION_SECRET_KEY,
+            "ALLOWED_HOSTS": "crm.example.com",
+            "MAILER_PUBLIC_BASE_URL": "https://crm.example.com",
+            "REDIS_URL": settings.REDIS_URL,
+            "MAILER_SECRETS_KEY": settings.MAILER_SECRETS_KEY,
+            **overrides,
+        }
+    )
 
 
 # --- `make run`: manage.py runproduct in a subprocess -------------------------------------------
@@ -79,8 +87,14 @@ class Product:
         env = child_env(DATA_DIR=data_dir, PORT=port, MAIL_CATCHER_PORT=free_port())  # embedded: no URLs
         self.port = port
         self.lines = []
-        self.process = subprocess.Popen([sys.executable, "manage.py", "runproduct"], cwd=BASE_DIR, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "runproduct"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         threading.Thread(target=self._collect, daemon=True).start()
 
     def _collect(self):
@@ -159,8 +173,11 @@ class Browser:
     def login(self, username, password):
         _, page = self.get("/admin/login/")
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-        url, _ = self.post("/admin/login/?next=/admin/", {"username": username, "password": password,
-                                                           "next": "/admin/"}, csrf_token=token)
+        url, _ = self.post(
+            "/admin/login/?next=/admin/",
+            {"username": username, "password": password, "next": "/admin/"},
+            csrf_token=token,
+        )
         assert url == self.base_url + "/admin/", "login failed"
 
 
@@ -200,8 +217,9 @@ def test_make_run_serves_the_demo_sends_it_through_the_consumer_and_stops_on_ctr
 
         # The consumer's sender runs every 30 s; nothing else is done to make it send.
         outbox = data_dir / "outbox"
-        assert wait_until(lambda: len(list(outbox.glob("*.eml"))) == 4
-                          and recipient_statuses(data_dir).get("failed") == 1, timeout=45), product.output
+        assert wait_until(
+            lambda: len(list(outbox.glob("*.eml"))) == 4 and recipient_statuses(data_dir).get("failed") == 1, timeout=45
+        ), product.output
         assert recipient_statuses(data_dir) == {"sent": 4, "failed": 1}
         _, listing = browser.get("/admin/outbox/")
         assert len(set(re.findall(r"/admin/outbox/([\w.-]+\.eml)/", listing))) == 4
@@ -252,16 +270,21 @@ def test_make_run_turns_debug_on_and_keeps_random_keys_under_the_data_dir(tmp_pa
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        runs = [manage("runproduct", env=child_env(DATA_DIR=tmp_path, PORT=port, DEBUG="False"))
-                for _ in range(2)]
+        runs = [manage("runproduct", env=child_env(DATA_DIR=tmp_path, PORT=port, DEBUG="False")) for _ in range(2)]
     assert all(f"Порт {port} занят" in run.stderr for run in runs), runs[0].stderr  # settings loaded
     key_file = tmp_path / "secret_key"
     assert key_file.stat().st_mode & 0o777 == (tmp_path / "secrets_key").stat().st_mode & 0o777 == 0o600
     key = key_file.read_text().strip()
     assert len(key) >= 50 and key != "insecure-dev-only-key-never-use-in-production"
     code = "import django; django.setup(); from django.conf import settings as s; print(s.SECRET_KEY)"
-    result = subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, capture_output=True, text=True,
-                            env=child_env(DATA_DIR=tmp_path, DEBUG="True"), timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        env=child_env(DATA_DIR=tmp_path, DEBUG="True"),
+        timeout=30,
+    )
     assert result.stdout.strip() == key  # every later process of this data directory reuses it
 
 
@@ -368,18 +391,20 @@ def test_healthz_is_503_when_redis_is_unreachable(client, redis_down):
 
 @pytest.mark.django_db
 def test_check_deploy_is_clean_with_production_values():
-    result = manage("check", "--deploy", "--fail-level", "WARNING",
-                    env=production_env(DATABASE_URL=database_url()))
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env(DATABASE_URL=database_url()))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
     assert "WARNING" not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("unset, message", [
-    ("SECRET_KEY", "SECRET_KEY must be set when DEBUG is off."),
-    ("ALLOWED_HOSTS", "ALLOWED_HOSTS must be set when DEBUG is off."),
-    ("MAILER_SECRETS_KEY", "MAILER_SECRETS_KEY must be set when DEBUG is off."),
-])
+@pytest.mark.parametrize(
+    "unset, message",
+    [
+        ("SECRET_KEY", "SECRET_KEY must be set when DEBUG is off."),
+        ("ALLOWED_HOSTS", "ALLOWED_HOSTS must be set when DEBUG is off."),
+        ("MAILER_SECRETS_KEY", "MAILER_SECRETS_KEY must be set when DEBUG is off."),
+    ],
+)
 def test_production_refuses_to_start_without_its_keys_or_allowed_hosts(unset, message):
     env = production_env()
     del env[unset]
@@ -392,13 +417,18 @@ def test_production_refuses_to_start_without_its_keys_or_allowed_hosts(unset, me
 def test_gunicorn_answers_the_docker_healthcheck_and_redirects_the_rest_to_https():
     port = free_port()
     env = production_env(DATABASE_URL=database_url(), PORT=port, WEB_CONCURRENCY=1)
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi:application", "--config",
-                               "config/gunicorn.py"], cwd=BASE_DIR, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--config", "config/gunicorn.py"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         assert wait_until(lambda: launcher.is_listening("127.0.0.1", port), timeout=20, step=0.2)
-        check = subprocess.run([sys.executable, "bin/healthcheck"], cwd=BASE_DIR, env=env,
-                               capture_output=True, text=True, timeout=15)
+        check = subprocess.run(
+            [sys.executable, "bin/healthcheck"], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=15
+        )
         assert check.returncode == 0, check.stdout
         assert json.loads(check.stdout)["status"] == "ok"
         request = urllib.request.Request(f"http://127.0.0.1:{port}/admin/login/", headers={"Host": "crm.example.com"})
@@ -441,10 +471,14 @@ def queue_on_redis():
 
 
 def _consumer(*args, log):
-    env = production_env(DATABASE_URL=database_url(), MAILER_WORKING_HOURS_ENABLED="false",
-                         MAILER_RATE_PER_HOUR=10000)
-    return subprocess.Popen([sys.executable, "manage.py", "run_huey", "--workers", "1", *args], cwd=BASE_DIR,
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    env = production_env(DATABASE_URL=database_url(), MAILER_WORKING_HOURS_ENABLED="false", MAILER_RATE_PER_HOUR=10000)
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "run_huey", "--workers", "1", *args],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -452,9 +486,16 @@ def test_two_consumers_share_the_work_while_the_lock_keeps_one_sender(tmp_path, 
     smtp = SlowRecorder()
     server = Controller(smtp, hostname="127.0.0.1", port=free_port())
     server.start()
-    GlobalMailAccount.objects.update_or_create(pk=1, defaults={
-        "is_enabled": True, "smtp_host": "127.0.0.1", "smtp_port": server.port, "use_tls": False,
-        "per_user_daily_limit": 0})
+    GlobalMailAccount.objects.update_or_create(
+        pk=1,
+        defaults={
+            "is_enabled": True,
+            "smtp_host": "127.0.0.1",
+            "smtp_port": server.port,
+            "use_tls": False,
+            "per_user_daily_limit": 0,
+        },
+    )
     campaign = make_campaign(owner, recipients=200)
     services.campaign_start(campaign=campaign, user=owner)
     logs = {name: (tmp_path / f"{name}.log").open("w+") for name in ("periodic", "extra")}
@@ -467,8 +508,7 @@ def test_two_consumers_share_the_work_while_the_lock_keeps_one_sender(tmp_path, 
         for _ in range(3):  # more passes while that one sends: the other consumer takes them
             tasks.send_pending_emails()
         assert wait_until(lambda: len(smtp.received) >= 200, timeout=30), _read(logs["periodic"])
-        assert wait_until(lambda: _combined(logs).count("Executing mailer.tasks.send_pending_emails") >= 4,
-                          timeout=10)
+        assert wait_until(lambda: _combined(logs).count("Executing mailer.tasks.send_pending_emails") >= 4, timeout=10)
     finally:
         for consumer in consumers:
             consumer.send_signal(signal.SIGINT)

@@ -17,7 +17,10 @@ class GlobalMailAccountForm(forms.ModelForm):
 
     class Meta:
         model = GlobalMailAccount
-        fields = "__all__"
+        fields = (
+            "is_enabled", "smtp_host", "smtp_port", "smtp_username", "smtp_password", "use_tls", "use_ssl",
+            "from_email", "from_name", "reply_to", "per_user_daily_limit", "smtp_bz_api_key",
+        )  # fmt: skip
         widgets = {name: UnfoldAdminPasswordWidget(render_value=False) for name in SECRET_FIELDS}
 
     def __init__(self, *args, **kwargs):

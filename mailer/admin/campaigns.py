@@ -73,8 +73,15 @@ def _dialog(title, description="", form_class=ConfirmDialogForm, submit="Под�
 @admin.register(Campaign)
 class CampaignAdmin(OwnedAdminMixin, ModelAdmin):
     form = CampaignForm
-    list_display = ("name", "status_badge", "created_by", "progress", "failed_count", "unsubscribed_count",
-                    "created_at")
+    list_display = (
+        "name",
+        "status_badge",
+        "created_by",
+        "progress",
+        "failed_count",
+        "unsubscribed_count",
+        "created_at",
+    )
     list_filter = ("status",)
     search_fields = ("name", "subject")
     list_select_related = ("created_by",)
@@ -89,26 +96,43 @@ class CampaignAdmin(OwnedAdminMixin, ModelAdmin):
     actions = ("start_selected", "pause_selected", "resume_selected", "retry_selected")
     actions_row = ("detail_start", "detail_pause", "detail_resume")  # the same dialogs on each row
     actions_detail = (
-        "detail_start", "detail_pause", "detail_resume", "detail_test_email", "detail_retry_failed",
-        "detail_add_recipients", "detail_from_companies",
+        "detail_start",
+        "detail_pause",
+        "detail_resume",
+        "detail_test_email",
+        "detail_retry_failed",
+        "detail_add_recipients",
+        "detail_from_companies",
     )
 
     # --- list ---------------------------------------------------------------------------
 
     def get_queryset(self, request):
         # Progress of every row in the page's one query, whatever the number of recipients.
-        return super().get_queryset(request).annotate(
-            recipients_total=Count("recipients"),
-            recipients_sent=Count("recipients", filter=Q(recipients__status=Recipient.SENT)),
-            recipients_failed=Count("recipients", filter=Q(recipients__status=Recipient.FAILED)),
-            recipients_unsubscribed=Count("recipients", filter=Q(recipients__status=Recipient.UNSUBSCRIBED)),
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                recipients_total=Count("recipients"),
+                recipients_sent=Count("recipients", filter=Q(recipients__status=Recipient.SENT)),
+                recipients_failed=Count("recipients", filter=Q(recipients__status=Recipient.FAILED)),
+                recipients_unsubscribed=Count("recipients", filter=Q(recipients__status=Recipient.UNSUBSCRIBED)),
+            )
         )
 
     def get_list_filter(self, request):
         return ("status", "created_by") if request.user.is_superuser else ("status",)
 
-    @display(description="статус", label={"Черновик": "info", "В очереди": "warning", "Отправляется": "primary",
-                                         "На паузе": "danger", "Отправлена": "success"})
+    @display(
+        description="статус",
+        label={
+            "Черновик": "info",
+            "В очереди": "warning",
+            "Отправляется": "primary",
+            "На паузе": "danger",
+            "Отправлена": "success",
+        },
+    )
     def status_badge(self, obj):
         return obj.get_status_display()
 
@@ -159,8 +183,7 @@ class CampaignAdmin(OwnedAdminMixin, ModelAdmin):
         if obj is None or obj.pk is None:
             return "Появится после сохранения."
         try:
-            rendered = CampaignTemplate(subject=obj.subject, body_html=obj.body_html,
-                                        body_text=obj.body_text).render(
+            rendered = CampaignTemplate(subject=obj.subject, body_html=obj.body_html, body_text=obj.body_text).render(
                 sample_context(obj, email="", unsubscribe_url="#")
             )
         except CampaignTemplateError as exc:  # the page opens whatever the body; it says why
@@ -237,26 +260,43 @@ class CampaignAdmin(OwnedAdminMixin, ModelAdmin):
         )
 
     def _start(self, request, campaign):
-        return self._act(request, campaign, lambda: services.campaign_start(campaign=campaign, user=request.user),
-                         log="Запуск кампании", wakes_sender=True,
-                         success=lambda c: f"Кампания «{c.name}» поставлена в очередь на отправку.")
+        return self._act(
+            request,
+            campaign,
+            lambda: services.campaign_start(campaign=campaign, user=request.user),
+            log="Запуск кампании",
+            wakes_sender=True,
+            success=lambda c: f"Кампания «{c.name}» поставлена в очередь на отправку.",
+        )
 
     def _pause(self, request, campaign):
-        return self._act(request, campaign, lambda: services.campaign_pause(campaign=campaign, user=request.user),
-                         log="Пауза кампании",
-                         success=lambda c: f"Кампания «{c.name}» на паузе.")
+        return self._act(
+            request,
+            campaign,
+            lambda: services.campaign_pause(campaign=campaign, user=request.user),
+            log="Пауза кампании",
+            success=lambda c: f"Кампания «{c.name}» на паузе.",
+        )
 
     def _resume(self, request, campaign):
-        return self._act(request, campaign, lambda: services.campaign_resume(campaign=campaign, user=request.user),
-                         log="Возобновление кампании", wakes_sender=True,
-                         success=lambda c: f"Кампания «{c.name}» возобновлена: отправка продолжится, "
-                                           "как только позволят лимиты.")
+        return self._act(
+            request,
+            campaign,
+            lambda: services.campaign_resume(campaign=campaign, user=request.user),
+            log="Возобновление кампании",
+            wakes_sender=True,
+            success=lambda c: f"Кампания «{c.name}» возобновлена: отправка продолжится, как только позволят лимиты.",
+        )
 
     def _retry(self, request, campaign):
-        return self._act(request, campaign,
-                         lambda: services.campaign_retry_failed(campaign=campaign, user=request.user),
-                         log="Повтор неудачных", wakes_sender=True,
-                         success=lambda n: f"В очередь возвращено писем: {n}.")
+        return self._act(
+            request,
+            campaign,
+            lambda: services.campaign_retry_failed(campaign=campaign, user=request.user),
+            log="Повтор неудачных",
+            wakes_sender=True,
+            success=lambda n: f"В очередь возвращено писем: {n}.",
+        )
 
     def _bulk(self, request, queryset, step):
         for campaign in queryset:
@@ -283,67 +323,126 @@ class CampaignAdmin(OwnedAdminMixin, ModelAdmin):
     # row and detail actions: a dialog posts the confirmation (no state change on GET);
     # afterwards the user is back on the page the dialog was opened from
 
-    @action(description="Запустить", icon="play_arrow", permissions=["start"], url_path="start",
-            variant=ActionVariant.PRIMARY,
-            dialog=_dialog("Запустить кампанию?", "Письма уйдут в рабочее время в пределах лимитов.",
-                           submit="Запустить"))
+    @action(
+        description="Запустить",
+        icon="play_arrow",
+        permissions=["start"],
+        url_path="start",
+        variant=ActionVariant.PRIMARY,
+        dialog=_dialog("Запустить кампанию?", "Письма уйдут в рабочее время в пределах лимитов.", submit="Запустить"),
+    )
     def detail_start(self, request, form, object_id):
         campaign = self._campaign(request, object_id)
         self._start(request, campaign)
         return self._back(request, campaign)
 
-    @action(description="Пауза", icon="pause", permissions=["pause"], url_path="pause",
-            dialog=_dialog("Поставить кампанию на паузу?", submit="Пауза"))
+    @action(
+        description="Пауза",
+        icon="pause",
+        permissions=["pause"],
+        url_path="pause",
+        dialog=_dialog("Поставить кампанию на паузу?", submit="Пауза"),
+    )
     def detail_pause(self, request, form, object_id):
         campaign = self._campaign(request, object_id)
         self._pause(request, campaign)
         return self._back(request, campaign)
 
-    @action(description="Возобновить", icon="resume", permissions=["resume"], url_path="resume",
-            dialog=_dialog("Возобновить кампанию?", "Отложенная или остановленная кампания продолжит "
-                           "отправку; лимиты проверятся снова.", submit="Возобновить"))
+    @action(
+        description="Возобновить",
+        icon="resume",
+        permissions=["resume"],
+        url_path="resume",
+        dialog=_dialog(
+            "Возобновить кампанию?",
+            "Отложенная или остановленная кампания продолжит отправку; лимиты проверятся снова.",
+            submit="Возобновить",
+        ),
+    )
     def detail_resume(self, request, form, object_id):
         campaign = self._campaign(request, object_id)
         self._resume(request, campaign)
         return self._back(request, campaign)
 
-    @action(description="Тестовое письмо", icon="forward_to_inbox", permissions=["change"],
-            url_path="test-email",
-            dialog=_dialog("Отправить тестовое письмо", "Письмо уйдёт сразу и учтётся в лимите писем в час.",
-                           form_class=TestEmailForm, submit="Отправить"))
+    @action(
+        description="Тестовое письмо",
+        icon="forward_to_inbox",
+        permissions=["change"],
+        url_path="test-email",
+        dialog=_dialog(
+            "Отправить тестовое письмо",
+            "Письмо уйдёт сразу и учтётся в лимите писем в час.",
+            form_class=TestEmailForm,
+            submit="Отправить",
+        ),
+    )
     def detail_test_email(self, request, form, object_id):
         campaign = self._campaign(request, object_id)
         to = form.cleaned_data["to"]
-        self._act(request, campaign, lambda: services.send_test_email(campaign=campaign, user=request.user, to=to),
-                  log="Тестовое письмо", success=lambda log: f"Тестовое письмо отправлено на {log.email}.")
+        self._act(
+            request,
+            campaign,
+            lambda: services.send_test_email(campaign=campaign, user=request.user, to=to),
+            log="Тестовое письмо",
+            success=lambda log: f"Тестовое письмо отправлено на {log.email}.",
+        )
         return self._back(request, campaign)
 
-    @action(description="Повторить неудачные", icon="replay", permissions=["retry"], url_path="retry-failed",
-            dialog=_dialog("Повторить неудачные письма?", "Вернутся в очередь письма с временными ошибками; "
-                           "адреса, которые сервер отклонил, не повторяются.", submit="Повторить"))
+    @action(
+        description="Повторить неудачные",
+        icon="replay",
+        permissions=["retry"],
+        url_path="retry-failed",
+        dialog=_dialog(
+            "Повторить неудачные письма?",
+            "Вернутся в очередь письма с временными ошибками; адреса, которые сервер отклонил, не повторяются.",
+            submit="Повторить",
+        ),
+    )
     def detail_retry_failed(self, request, form, object_id):
         campaign = self._campaign(request, object_id)
         self._retry(request, campaign)
         return self._back(request, campaign)
 
-    @action(description="Добавить получателей", icon="person_add", permissions=["add_recipients"],
-            url_path="add-recipients",
-            dialog=_dialog("Добавить получателей", form_class=AddRecipientsForm, submit="Добавить"))
+    @action(
+        description="Добавить получателей",
+        icon="person_add",
+        permissions=["add_recipients"],
+        url_path="add-recipients",
+        dialog=_dialog("Добавить получателей", form_class=AddRecipientsForm, submit="Добавить"),
+    )
     def detail_add_recipients(self, request, form, object_id):
         campaign = self._campaign(request, object_id)
         recipients = form.new_recipients()
-        self._act(request, campaign, lambda: services.add_recipients(campaign=campaign, recipients=recipients),
-                  log="Добавлены получатели вручную", success=lambda result: result.summary())
+        self._act(
+            request,
+            campaign,
+            lambda: services.add_recipients(campaign=campaign, recipients=recipients),
+            log="Добавлены получатели вручную",
+            success=lambda result: result.summary(),
+        )
         return self._back(request, campaign)
 
-    @action(description="Из компаний", icon="apartment", permissions=["add_recipients"], url_path="from-companies",
-            dialog=_dialog("Получатели из компаний", "E-mail компаний и их контактов станут получателями; "
-                           "повторы и отписавшиеся учитываются.", form_class=CompaniesFilterForm,
-                           submit="Добавить"))
+    @action(
+        description="Из компаний",
+        icon="apartment",
+        permissions=["add_recipients"],
+        url_path="from-companies",
+        dialog=_dialog(
+            "Получатели из компаний",
+            "E-mail компаний и их контактов станут получателями; повторы и отписавшиеся учитываются.",
+            form_class=CompaniesFilterForm,
+            submit="Добавить",
+        ),
+    )
     def detail_from_companies(self, request, form, object_id):
         campaign = self._campaign(request, object_id)
         companies = form.companies()
-        self._act(request, campaign,
-                  lambda: services.recipients_from_companies(campaign=campaign, companies=companies),
-                  log="Добавлены получатели из компаний", success=lambda result: result.summary())
+        self._act(
+            request,
+            campaign,
+            lambda: services.recipients_from_companies(campaign=campaign, companies=companies),
+            log="Добавлены получатели из компаний",
+            success=lambda result: result.summary(),
+        )
         return self._back(request, campaign)

@@ -115,9 +115,7 @@ class CompaniesFilterForm(BaseDialogForm):
     """Which companies become recipients: their own e-mail and their contacts' e-mails."""
 
     search = forms.CharField(label="Название содержит", required=False, widget=UnfoldAdminTextInputWidget)
-    cities = forms.MultipleChoiceField(
-        label="Города", required=False, widget=UnfoldAdminSelectMultipleWidget
-    )
+    cities = forms.MultipleChoiceField(label="Города", required=False, widget=UnfoldAdminSelectMultipleWidget)
     industry = forms.ChoiceField(label="Отрасль", required=False, widget=UnfoldAdminSelectWidget)
     only_mine = forms.BooleanField(label="Только мои компании", required=False, widget=UnfoldBooleanSwitchWidget)
 

@@ -63,8 +63,16 @@ class CampaignRecipientAdmin(OwnedAdminMixin, SpreadsheetAdminMixin, ModelAdmin,
     list_filter_submit = True
     search_fields = ("email", "name", "campaign__name")
     list_select_related = ("campaign",)
-    readonly_fields = ("status", "error_kind", "attempts", "last_error", "claimed_at", "sent_at",
-                       "smtp_message_id", "created_at")
+    readonly_fields = (
+        "status",
+        "error_kind",
+        "attempts",
+        "last_error",
+        "claimed_at",
+        "sent_at",
+        "smtp_message_id",
+        "created_at",
+    )
     fields = ("campaign", "email", "name", "variables", *readonly_fields)
     form = RecipientForm
 

@@ -125,9 +125,7 @@ class SpreadsheetAdminMixin:
     # check runs below instead, once the byte limit is in place (Django's documented way).
     @method_decorator(csrf_exempt)
     def bounded_import_view(self, request, **kwargs):
-        request.upload_handlers.insert(
-            0, BoundedUploadHandler(request, max_bytes=settings.MAILER_IMPORT_MAX_BYTES)
-        )
+        request.upload_handlers.insert(0, BoundedUploadHandler(request, max_bytes=settings.MAILER_IMPORT_MAX_BYTES))
         return csrf_protect(self.import_action)(request, **kwargs)
 
     def write_to_tmp_storage(self, import_file, input_format):

@@ -137,6 +137,4 @@ def _warn_invalid_rows(request, report):
 
 def _log_removed(emails, user):
     for email in emails:
-        logger.info(
-            "Address removed from the suppression list", extra={**email_log_fields(email), "user_id": user.pk}
-        )
+        logger.info("Address removed from the suppression list", extra={**email_log_fields(email), "user_id": user.pk})

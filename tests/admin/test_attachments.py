@@ -11,7 +11,6 @@ from django.test import Client
 from django.urls import clear_url_caches, reverse
 
 import config.urls
-
 from mailer.models import Campaign, CampaignAttachment
 
 pytestmark = pytest.mark.django_db
@@ -33,9 +32,16 @@ def uploads_in_tmp(settings, tmp_path):
 
 
 def campaign_form(name, *uploads):
-    form = {"name": name, "subject": "Тема", "body_html": "<p>Прайс во вложении</p>", "body_text": "",
-            "attachments-TOTAL_FORMS": len(uploads), "attachments-INITIAL_FORMS": 0,
-            "recipients-TOTAL_FORMS": 0, "recipients-INITIAL_FORMS": 0}
+    form = {
+        "name": name,
+        "subject": "Тема",
+        "body_html": "<p>Прайс во вложении</p>",
+        "body_text": "",
+        "attachments-TOTAL_FORMS": len(uploads),
+        "attachments-INITIAL_FORMS": 0,
+        "recipients-TOTAL_FORMS": 0,
+        "recipients-INITIAL_FORMS": 0,
+    }
     form.update({f"attachments-{i}-file": upload for i, upload in enumerate(uploads)})
     return form
 
@@ -52,8 +58,9 @@ def urls_of_a_debug_process(settings):
     clear_url_caches()
 
 
-def test_an_attachment_has_no_public_url_even_with_debug_on(client, price, manager_a, settings,
-                                                            urls_of_a_debug_process):
+def test_an_attachment_has_no_public_url_even_with_debug_on(
+    client, price, manager_a, settings, urls_of_a_debug_process
+):
     stored = price.file.name
     assert price.file.path == str(settings.MEDIA_ROOT / stored) and stored.startswith("attachments/")
     for path in (f"/media/{stored}", f"/{stored}"):
@@ -104,8 +111,9 @@ def test_the_campaign_page_links_to_the_download_view(client, manager_a, campaig
 @pytest.mark.parametrize("name", ["invite.html", "logo.svg", "run.js", "noextension"])
 def test_page_like_and_unknown_types_are_refused_in_russian(client, manager_a, name):
     client.force_login(manager_a)
-    response = client.post(reverse("admin:mailer_campaign_add"),
-                           campaign_form("С вложением", SimpleUploadedFile(name, HOSTILE)))
+    response = client.post(
+        reverse("admin:mailer_campaign_add"), campaign_form("С вложением", SimpleUploadedFile(name, HOSTILE))
+    )
     page = response.content.decode()
     assert response.status_code == 200  # the form again, nothing saved
     assert f"Файл «{name}» нельзя приложить к письму" in page
@@ -116,8 +124,9 @@ def test_page_like_and_unknown_types_are_refused_in_russian(client, manager_a, n
 def test_html_stays_refused_even_if_an_operator_lists_it(client, manager_a, settings):
     settings.MAILER_ATTACHMENT_EXTENSIONS = ["pdf", "html"]
     client.force_login(manager_a)
-    page = client.post(reverse("admin:mailer_campaign_add"),
-                       campaign_form("С вложением", SimpleUploadedFile("a.html", HOSTILE))).content.decode()
+    page = client.post(
+        reverse("admin:mailer_campaign_add"), campaign_form("С вложением", SimpleUploadedFile("a.html", HOSTILE))
+    ).content.decode()
     assert "тип .html не разрешён. Можно: pdf." in page
 
 

@@ -46,8 +46,11 @@ def test_start_from_the_campaign_page(client, manager_a, campaign_a, mail_accoun
     campaign_a.refresh_from_db()
     assert campaign_a.status == Campaign.Status.READY
     entry = LogEntry.objects.get()
-    assert (entry.user, entry.object_id, entry.get_change_message()) == (manager_a, str(campaign_a.pk),
-                                                                       "Запуск кампании")
+    assert (entry.user, entry.object_id, entry.get_change_message()) == (
+        manager_a,
+        str(campaign_a.pk),
+        "Запуск кампании",
+    )
 
 
 def test_htmx_dialog_post_redirects_the_whole_page(client, manager_a, campaign_a, mail_account, clock):
@@ -61,7 +64,8 @@ def test_refusals_are_explained(client, manager_a, mail_account, clock):
     client.force_login(manager_a)
     empty = make_campaign(manager_a, name="Пустая")
     assert said(client.post(detail(empty, "start"), CONFIRM)) == [
-        "Нет писем в очереди: в кампании нет получателей, ожидающих отправки."]
+        "Нет писем в очереди: в кампании нет получателей, ожидающих отправки."
+    ]
     assert not LogEntry.objects.exists()
 
 
@@ -72,27 +76,31 @@ def test_throttle_refusal_says_how_long_to_wait(client, manager_a, mail_account,
     clock.move_to(msk(2026, 11, 30, 10, 40))
     second = make_campaign(manager_a, recipients=1, name="Вторая")
     assert said(client.post(detail(second, "start"), CONFIRM)) == [
-        "Слишком часто: не больше 1 в час. Попробуйте через 20 мин., после 11:00."]
+        "Слишком часто: не больше 1 в час. Попробуйте через 20 мин., после 11:00."
+    ]
 
 
 def test_redis_down_answers_service_unavailable(client, manager_a, campaign_a, mail_account, clock, redis_down):
     client.force_login(manager_a)
     assert said(client.post(detail(campaign_a, "start"), CONFIRM)) == [
-        "Сервис временно недоступен. Попробуйте через несколько минут."]
+        "Сервис временно недоступен. Попробуйте через несколько минут."
+    ]
 
 
 def test_over_the_recipient_limit_gives_the_numbers(client, manager_a, campaign_a, mail_account, clock, settings):
     settings.MAILER_MAX_CAMPAIGN_RECIPIENTS = 2
     client.force_login(manager_a)
     assert said(client.post(detail(campaign_a, "start"), CONFIRM)) == [
-        "В кампании 3 получателей — это больше лимита 2. Разделите список на несколько кампаний."]
+        "В кампании 3 получателей — это больше лимита 2. Разделите список на несколько кампаний."
+    ]
 
 
 def test_pause_and_resume_a_deferred_campaign(client, manager_a, campaign_a, mail_account, clock):
     client.force_login(manager_a)
     said(client.post(detail(campaign_a, "start"), CONFIRM))
-    CampaignQueue.objects.filter(campaign=campaign_a).update(defer_reason="outside_hours",
-                                                             deferred_until=msk(2026, 12, 1, 9, 0))
+    CampaignQueue.objects.filter(campaign=campaign_a).update(
+        defer_reason="outside_hours", deferred_until=msk(2026, 12, 1, 9, 0)
+    )
     resumed = client.post(detail(campaign_a, "resume"), CONFIRM)
     assert "возобновлена" in said(resumed)[0]
     queue = CampaignQueue.objects.get(campaign=campaign_a)
@@ -102,7 +110,10 @@ def test_pause_and_resume_a_deferred_campaign(client, manager_a, campaign_a, mai
     campaign_a.refresh_from_db()
     assert campaign_a.status == Campaign.Status.PAUSED
     assert [e.get_change_message() for e in LogEntry.objects.order_by("id")] == [
-        "Запуск кампании", "Возобновление кампании", "Пауза кампании"]
+        "Запуск кампании",
+        "Возобновление кампании",
+        "Пауза кампании",
+    ]
 
 
 def test_test_email_dialog_sends_and_validates(client, manager_a, campaign_a, inbox, clock):
@@ -136,7 +147,8 @@ def test_add_recipients_by_hand(client, manager_a, campaign_a):
     lines = "Иван Петров <Ivan@Example.ru>\nolga@example.ru\nolga@example.ru\nbad@@x\n"
     response = client.post(detail(campaign_a, "add-recipients"), {**CONFIRM, "lines": lines})
     assert said(response) == [
-        "Добавлено получателей: 2; повторы пропущены: 1; некорректные адреса не добавлены: bad@@x."]
+        "Добавлено получателей: 2; повторы пропущены: 1; некорректные адреса не добавлены: bad@@x."
+    ]
     assert campaign_a.recipients.get(email="ivan@example.ru").name == "Иван Петров"
 
 
@@ -148,7 +160,9 @@ def test_generate_from_companies_by_filter(client, manager_a, campaign_a):
     response = client.post(detail(campaign_a, "from-companies"), {**CONFIRM, "cities": ["Казань"], "industry": ""})
     assert said(response) == ["Добавлено получателей: 2."]
     assert set(campaign_a.recipients.filter(company=kazan).values_list("email", flat=True)) == {
-        "opt@kazan.ru", "aidar@kazan.ru"}
+        "opt@kazan.ru",
+        "aidar@kazan.ru",
+    }
 
 
 def test_company_list_action_adds_to_a_chosen_draft(client, manager_a, campaign_a, campaign_b):
@@ -159,8 +173,11 @@ def test_company_list_action_adds_to_a_chosen_draft(client, manager_a, campaign_
     page = picker.content.decode()
     assert "Кампания А" in page and "Кампания Б" not in page  # only the manager's own drafts
 
-    done = client.post(url, {"action": "add_to_campaign", "_selected_action": [acme.pk], "apply": "1",
-                             "campaign": campaign_a.pk}, follow=True)
+    done = client.post(
+        url,
+        {"action": "add_to_campaign", "_selected_action": [acme.pk], "apply": "1", "campaign": campaign_a.pk},
+        follow=True,
+    )
     assert "Кампания «Кампания А». Добавлено получателей: 1." in [str(m) for m in done.context["messages"]]
     assert campaign_a.recipients.filter(email="info@acme.ru").exists()
 
@@ -168,17 +185,26 @@ def test_company_list_action_adds_to_a_chosen_draft(client, manager_a, campaign_
 def test_bulk_start_from_the_list(client, manager_a, mail_account, clock):
     campaigns = [make_campaign(manager_a, recipients=1, name=f"K{i}") for i in range(2)]
     client.force_login(manager_a)
-    client.post(reverse("admin:mailer_campaign_changelist"),
-                {"action": "start_selected", "_selected_action": [c.pk for c in campaigns]})
+    client.post(
+        reverse("admin:mailer_campaign_changelist"),
+        {"action": "start_selected", "_selected_action": [c.pk for c in campaigns]},
+    )
     assert set(Campaign.objects.values_list("status", flat=True)) == {"ready"}
     assert LogEntry.objects.filter(change_message="Запуск кампании").count() == 2
 
 
 def test_create_and_edit_are_audited_with_the_actor(client, manager_a):
     client.force_login(manager_a)
-    form = {"name": "Новая", "subject": "Тема", "body_html": "<p>Привет, {{ name }}</p>", "body_text": "",
-            "attachments-TOTAL_FORMS": 0, "attachments-INITIAL_FORMS": 0,
-            "recipients-TOTAL_FORMS": 0, "recipients-INITIAL_FORMS": 0}
+    form = {
+        "name": "Новая",
+        "subject": "Тема",
+        "body_html": "<p>Привет, {{ name }}</p>",
+        "body_text": "",
+        "attachments-TOTAL_FORMS": 0,
+        "attachments-INITIAL_FORMS": 0,
+        "recipients-TOTAL_FORMS": 0,
+        "recipients-INITIAL_FORMS": 0,
+    }
     assert client.post(reverse("admin:mailer_campaign_add"), form).status_code == 302
     campaign = Campaign.objects.get(name="Новая")
     assert campaign.created_by == manager_a
@@ -189,9 +215,16 @@ def test_create_and_edit_are_audited_with_the_actor(client, manager_a):
 
 def test_broken_template_is_refused_on_save(client, manager_a):
     client.force_login(manager_a)
-    form = {"name": "X", "subject": "Тема", "body_html": "{% if %}", "body_text": "",
-            "attachments-TOTAL_FORMS": 0, "attachments-INITIAL_FORMS": 0,
-            "recipients-TOTAL_FORMS": 0, "recipients-INITIAL_FORMS": 0}
+    form = {
+        "name": "X",
+        "subject": "Тема",
+        "body_html": "{% if %}",
+        "body_text": "",
+        "attachments-TOTAL_FORMS": 0,
+        "attachments-INITIAL_FORMS": 0,
+        "recipients-TOTAL_FORMS": 0,
+        "recipients-INITIAL_FORMS": 0,
+    }
     page = client.post(reverse("admin:mailer_campaign_add"), form).content.decode()
     assert "Ошибка в шаблоне письма" in page
     assert not Campaign.objects.exists()
@@ -202,10 +235,17 @@ def test_attachment_is_added_with_the_campaign(client, manager_a, settings, tmp_
 
     settings.MEDIA_ROOT = tmp_path
     client.force_login(manager_a)
-    form = {"name": "С вложением", "subject": "Тема", "body_html": "<p>Прайс во вложении</p>", "body_text": "",
-            "attachments-TOTAL_FORMS": 1, "attachments-INITIAL_FORMS": 0,
-            "attachments-0-file": SimpleUploadedFile("price.pdf", b"%PDF-1.4 price"),
-            "recipients-TOTAL_FORMS": 0, "recipients-INITIAL_FORMS": 0}
+    form = {
+        "name": "С вложением",
+        "subject": "Тема",
+        "body_html": "<p>Прайс во вложении</p>",
+        "body_text": "",
+        "attachments-TOTAL_FORMS": 1,
+        "attachments-INITIAL_FORMS": 0,
+        "attachments-0-file": SimpleUploadedFile("price.pdf", b"%PDF-1.4 price"),
+        "recipients-TOTAL_FORMS": 0,
+        "recipients-INITIAL_FORMS": 0,
+    }
     assert client.post(reverse("admin:mailer_campaign_add"), form).status_code == 302
     attachment = Campaign.objects.get(name="С вложением").attachments.get()
     assert attachment.file.read() == b"%PDF-1.4 price"

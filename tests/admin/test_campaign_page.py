@@ -45,9 +45,17 @@ class Elements(HTMLParser):
 
 
 def add_form(**fields):
-    return {"name": "Новая", "subject": "Тема", "body_html": "<p>Текст</p>", "body_text": "",
-            "attachments-TOTAL_FORMS": 0, "attachments-INITIAL_FORMS": 0,
-            "recipients-TOTAL_FORMS": 0, "recipients-INITIAL_FORMS": 0, **fields}
+    return {
+        "name": "Новая",
+        "subject": "Тема",
+        "body_html": "<p>Текст</p>",
+        "body_text": "",
+        "attachments-TOTAL_FORMS": 0,
+        "attachments-INITIAL_FORMS": 0,
+        "recipients-TOTAL_FORMS": 0,
+        "recipients-INITIAL_FORMS": 0,
+        **fields,
+    }
 
 
 def change_page(client, campaign):
@@ -118,18 +126,20 @@ def test_a_hostile_body_stays_inside_the_iframe(client, manager_a, superuser):
 # --- a campaign paused by the sender says why -------------------------------------------------
 
 
-def test_a_template_error_shows_on_the_page_in_the_queue_and_in_the_poll(client, manager_a, campaign_a, inbox,
-                                                                        clock):
+def test_a_template_error_shows_on_the_page_in_the_queue_and_in_the_poll(client, manager_a, campaign_a, inbox, clock):
     services.campaign_start(campaign=campaign_a, user=manager_a)
     Campaign.objects.filter(pk=campaign_a.pk).update(body_html="{% url 'admin:index' %}")
     sending.run_sender_pass()
     client.force_login(manager_a)
-    reason = ("Ошибка в шаблоне письма («Текст письма (HTML)», строка 1): тег {% url %} в письмах запрещён. "
-              "Можно: if, for, with, comment, spaceless, firstof. Исправьте и нажмите «Возобновить».")
+    reason = (
+        "Ошибка в шаблоне письма («Текст письма (HTML)», строка 1): тег {% url %} в письмах запрещён. "
+        "Можно: if, for, with, comment, spaceless, firstof. Исправьте и нажмите «Возобновить»."
+    )
 
     page = change_page(client, campaign_a).content.decode()
     assert f'<div id="campaign-progress-reason" class="text-sm mt-1 text-orange-600">{reason}</div>' in page.replace(
-        "&laquo;", "«").replace("&raquo;", "»").replace("&#x27;", "'")
+        "&laquo;", "«"
+    ).replace("&raquo;", "»").replace("&#x27;", "'")
     queue_list = client.get(reverse("admin:mailer_campaignqueue_changelist")).content.decode()
     assert "тег {% url %} в письмах запрещён" in queue_list
     state = client.get(reverse("mailer_poll") + f"?campaign={campaign_a.pk}").json()["campaign"]

@@ -22,8 +22,9 @@ TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 @pytest.fixture
 def hostile_recipients(manager_a):
-    campaign = make_campaign(manager_a, emails=["anna@example.com", "boris@example.com", "vera@example.com"],
-                             name="@кампания")
+    campaign = make_campaign(
+        manager_a, emails=["anna@example.com", "boris@example.com", "vera@example.com"], name="@кампания"
+    )
     rows = {
         "anna@example.com": (EVIL, "+7 remote said no", {"город": "=1+1"}),
         "boris@example.com": ("-2+3", "@SUM(A1)", {}),

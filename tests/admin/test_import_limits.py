@@ -34,9 +34,7 @@ NOT_CSV = (
     "Файл не читается как CSV в кодировке UTF-8. Если это книга Excel, выберите формат «xlsx»; "
     "иначе сохраните таблицу как «CSV UTF-8 (разделитель — запятая)»."
 )
-BOMB_SIZE = (
-    "Файл XLSX распаковывается в 110,5\xa0МБ, а можно не больше 50,0\xa0МБ. Разделите таблицу на части."
-)
+BOMB_SIZE = "Файл XLSX распаковывается в 110,5\xa0МБ, а можно не больше 50,0\xa0МБ. Разделите таблицу на части."
 BOMB_RATIO = (
     "Файл XLSX сжат неправдоподобно сильно (так выглядят файлы-«бомбы», а не таблицы Excel) "
     "и не принят. Откройте его в Excel и сохраните заново."
@@ -131,12 +129,15 @@ def test_a_file_that_is_no_spreadsheet_is_refused(client, manager, screen):
     assert refused(screen, client, workbook_as_csv, CSV, manager) == [NOT_CSV]
 
     entities = b"".join(
-        b'<!ENTITY e%d "&e%d;&e%d;&e%d;&e%d;&e%d;&e%d;&e%d;&e%d;&e%d;&e%d;">' % ((i + 1,) + (i,) * 10)
-        for i in range(9)
+        b'<!ENTITY e%d "&e%d;&e%d;&e%d;&e%d;&e%d;&e%d;&e%d;&e%d;&e%d;&e%d;">' % ((i + 1,) + (i,) * 10) for i in range(9)
     )
     laughs = (
-        b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY e0 "lol">' + entities + b"]>"
-        + SHEET_OPEN + b'<row r="2"><c r="A2" t="inlineStr"><is><t>&e9;</t></is></c></row>' + SHEET_CLOSE
+        b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY e0 "lol">'
+        + entities
+        + b"]>"
+        + SHEET_OPEN
+        + b'<row r="2"><c r="A2" t="inlineStr"><is><t>&e9;</t></is></c></row>'
+        + SHEET_CLOSE
     )
     billion_laughs = xlsx_with_parts({"xl/worksheets/sheet1.xml": [laughs]})
     assert refused(screen, client, billion_laughs, XLSX, manager) == [NOT_XLSX]

@@ -51,7 +51,10 @@ def test_the_confirm_step_reads_no_path_and_no_file_it_did_not_issue(
 ):
     issued = preview_as(client, manager_a, screen)
     forged_names = [
-        planted.name, str(planted), "../../etc/passwd", "/etc/passwd",
+        planted.name,
+        str(planted),
+        "../../etc/passwd",
+        "/etc/passwd",
         issued["import_file_name"] + "x",  # a signature that does not match
         f"{manager_a.pk}.{'0' * 32}:1vPq3x:forged-signature",
     ]

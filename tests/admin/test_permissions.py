@@ -37,23 +37,23 @@ def _screens(campaign_a):
 
 MATRIX = {
     #                                manager A  manager B  superuser
-    "dashboard":                     (ALLOW,    ALLOW,     ALLOW),
-    "campaigns":                     (ALLOW,    ALLOW,     ALLOW),
-    "campaign A":                    (ALLOW,    HIDDEN,    ALLOW),
-    "campaign A test-email dialog":  (ALLOW,    DENY,      ALLOW),
-    "recipients":                    (ALLOW,    ALLOW,     ALLOW),
-    "recipients import":             (ALLOW,    ALLOW,     ALLOW),
-    "recipients export":             (ALLOW,    ALLOW,     ALLOW),
-    "queue":                         (ALLOW,    ALLOW,     ALLOW),
-    "send log":                      (ALLOW,    ALLOW,     ALLOW),
-    "companies":                     (ALLOW,    ALLOW,     ALLOW),
-    "notifications":                 (ALLOW,    ALLOW,     ALLOW),
-    "unsubscribes":                  (ALLOW,    ALLOW,     ALLOW),
-    "audit log":                     (DENY,     DENY,      ALLOW),
-    "mail settings":                 (DENY,     DENY,      ALLOW),
-    "quota":                         (DENY,     DENY,      ALLOW),
-    "users":                         (DENY,     DENY,      ALLOW),
-    "poll":                          (ALLOW,    HIDDEN,    ALLOW),
+    "dashboard": (ALLOW, ALLOW, ALLOW),
+    "campaigns": (ALLOW, ALLOW, ALLOW),
+    "campaign A": (ALLOW, HIDDEN, ALLOW),
+    "campaign A test-email dialog": (ALLOW, DENY, ALLOW),
+    "recipients": (ALLOW, ALLOW, ALLOW),
+    "recipients import": (ALLOW, ALLOW, ALLOW),
+    "recipients export": (ALLOW, ALLOW, ALLOW),
+    "queue": (ALLOW, ALLOW, ALLOW),
+    "send log": (ALLOW, ALLOW, ALLOW),
+    "companies": (ALLOW, ALLOW, ALLOW),
+    "notifications": (ALLOW, ALLOW, ALLOW),
+    "unsubscribes": (ALLOW, ALLOW, ALLOW),
+    "audit log": (DENY, DENY, ALLOW),
+    "mail settings": (DENY, DENY, ALLOW),
+    "quota": (DENY, DENY, ALLOW),
+    "users": (DENY, DENY, ALLOW),
+    "poll": (ALLOW, HIDDEN, ALLOW),
 }
 
 
@@ -122,11 +122,22 @@ def test_smtp_password_and_api_key_are_never_rendered(client, superuser):
     assert "Задан. Оставьте пустым, чтобы не менять." in page
 
     form = {
-        "is_enabled": "on", "smtp_host": "smtp.example", "smtp_port": 2525, "smtp_username": "u",
-        "smtp_password": "", "use_tls": "on", "from_email": "crm@example.ru", "from_name": "",
-        "reply_to": "", "per_user_daily_limit": 100, "smtp_bz_api_key": "",
+        "is_enabled": "on",
+        "smtp_host": "smtp.example",
+        "smtp_port": 2525,
+        "smtp_username": "u",
+        "smtp_password": "",
+        "use_tls": "on",
+        "from_email": "crm@example.ru",
+        "from_name": "",
+        "reply_to": "",
+        "per_user_daily_limit": 100,
+        "smtp_bz_api_key": "",
     }
     assert client.post(url, form).status_code == 302
     account.refresh_from_db()
     assert (account.smtp_password, account.smtp_bz_api_key, account.smtp_port) == (
-        "s3cret-smtp-pass", "s3cret-api-key", 2525)
+        "s3cret-smtp-pass",
+        "s3cret-api-key",
+        2525,
+    )

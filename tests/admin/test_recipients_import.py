@@ -35,10 +35,15 @@ def format_index(page, name):
 
 def import_file(client, campaign, upload, fmt):
     page = client.get(reverse(IMPORT_URL)).content.decode()
-    preview = client.post(reverse(IMPORT_URL), {
-        "campaign": campaign.pk, "format": format_index(page, fmt), "import_file": upload,
-        "resource": 0,
-    })
+    preview = client.post(
+        reverse(IMPORT_URL),
+        {
+            "campaign": campaign.pk,
+            "format": format_index(page, fmt),
+            "import_file": upload,
+            "resource": 0,
+        },
+    )
     return preview
 
 
@@ -52,26 +57,31 @@ def test_xlsx_import_reports_bad_rows_collapses_repeats_and_keeps_columns(client
     campaign = make_campaign(manager_a, emails=["old@example.com"])
     Unsubscribe.objects.create(email="left@example.com", source="link")
     client.force_login(manager_a)
-    upload = xlsx([
-        ["E-mail", "Имя", "Компания", "Город"],
-        [" Ivan@Example.ru ", "Иван", "ООО Ромашка", "Казань"],
-        ["not-an-address", "Плохой", "", ""],
-        ["ivan@example.ru", "Иван дубль", "", ""],
-        ["old@example.com", "Старый", "", ""],
-        ["left@example.com", "Ушедший", "", ""],
-        ["petr@example.ru", "Пётр", "ИП Петров", 42],
-    ])
+    upload = xlsx(
+        [
+            ["E-mail", "Имя", "Компания", "Город"],
+            [" Ivan@Example.ru ", "Иван", "ООО Ромашка", "Казань"],
+            ["not-an-address", "Плохой", "", ""],
+            ["ivan@example.ru", "Иван дубль", "", ""],
+            ["old@example.com", "Старый", "", ""],
+            ["left@example.com", "Ушедший", "", ""],
+            ["petr@example.ru", "Пётр", "ИП Петров", 42],
+        ]
+    )
     preview = import_file(client, campaign, upload, "xlsx")
     assert preview.context["confirm_form"] is not None, preview.content.decode()[:2000]
     warning = [str(m) for m in get_messages(preview.wsgi_request)]
-    assert warning == ["Предварительный просмотр: повторы пропущены: 2; "
-                       "некорректные адреса не импортированы: строка 3 («not-an-address»)."]
+    assert warning == [
+        "Предварительный просмотр: повторы пропущены: 2; "
+        "некорректные адреса не импортированы: строка 3 («not-an-address»)."
+    ]
     assert campaign.recipients.count() == 1  # nothing written by the preview
 
     done = confirm(client, preview)
     assert [str(m) for m in done.context["messages"]] == [
         "Импорт завершён: добавлено получателей: 3; повторы пропущены: 2; "
-        "некорректные адреса не импортированы: строка 3 («not-an-address»)."]
+        "некорректные адреса не импортированы: строка 3 («not-an-address»)."
+    ]
     ivan = campaign.recipients.get(email="ivan@example.ru")
     assert (ivan.name, ivan.variables) == ("Иван", {"company": "ООО Ромашка", "город": "Казань"})
     assert campaign.recipients.get(email="petr@example.ru").variables["город"] == "42"
@@ -113,10 +123,17 @@ def test_export_has_statuses_and_errors_of_own_campaigns_only(client, manager_a,
     make_campaign(manager_b, emails=["x@example.com"], name="Чужая")
     client.force_login(manager_a)
     page = client.get(reverse("admin:mailer_campaignrecipient_export")).content.decode()
-    response = client.post(reverse("admin:mailer_campaignrecipient_export"),
-                           {"format": format_index(page, "csv"), "resource": 0,
-                            **{f"recipientresource_{f}": "on" for f in
-                               ("campaign", "email", "name", "status", "error", "attempts", "sent_at", "variables")}})
+    response = client.post(
+        reverse("admin:mailer_campaignrecipient_export"),
+        {
+            "format": format_index(page, "csv"),
+            "resource": 0,
+            **{
+                f"recipientresource_{f}": "on"
+                for f in ("campaign", "email", "name", "status", "error", "attempts", "sent_at", "variables")
+            },
+        },
+    )
     body = response.content.decode()
     assert "b@example.com" in body and "550 User unknown" in body and "Ошибка" in body
     assert "x@example.com" not in body

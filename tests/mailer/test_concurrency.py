@@ -57,9 +57,7 @@ def test_two_senders_at_once_deliver_each_address_exactly_once(clock, inbox, own
 def test_lock_is_held_with_a_ttl_while_sending_and_released_after(clock, inbox, owner):
     raw = redis.Redis.from_url(settings.REDIS_URL)
     seen = []
-    inbox.on_message = lambda received: seen.append(
-        (raw.get(limits.SENDER_LOCK_KEY), raw.ttl(limits.SENDER_LOCK_KEY))
-    )
+    inbox.on_message = lambda received: seen.append((raw.get(limits.SENDER_LOCK_KEY), raw.ttl(limits.SENDER_LOCK_KEY)))
     campaign = make_campaign(owner, recipients=2)
     services.campaign_start(campaign=campaign, user=owner)
     sending.run_sender_pass()

@@ -8,8 +8,13 @@ from mailer.messages import CampaignTemplate, html_to_text, recipient_context
 
 def render(body_html, body_text="", subject="Тема", **context):
     template = CampaignTemplate(subject=subject, body_html=body_html, body_text=body_text)
-    values = recipient_context(email="x@example.com", name=context.pop("name", "Иван"), company="",
-                               variables=context, unsubscribe_url="https://crm.example/unsubscribe/t/")
+    values = recipient_context(
+        email="x@example.com",
+        name=context.pop("name", "Иван"),
+        company="",
+        variables=context,
+        unsubscribe_url="https://crm.example/unsubscribe/t/",
+    )
     return template.render(values)
 
 
@@ -44,8 +49,9 @@ def test_html_to_text_keeps_paragraphs():
 
 
 def test_fixed_names_win_over_import_columns():
-    context = recipient_context(email="a@b.ru", name="Иван", company="", variables={"name": "X", "city": "Тула"},
-                                unsubscribe_url="u")
+    context = recipient_context(
+        email="a@b.ru", name="Иван", company="", variables={"name": "X", "city": "Тула"}, unsubscribe_url="u"
+    )
     assert (context["name"], context["city"], context["unsubscribe_url"]) == ("Иван", "Тула", "u")
 
 

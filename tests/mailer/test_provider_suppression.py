@@ -44,7 +44,10 @@ def posted_addresses(fake):
             {"data": [{"address": "Ivan@Example.RU ", "reason": "unsubscribe"}], "total": 1},
             ProviderPage(addresses=["ivan@example.ru"], size=1, total=1),
         ),
-        (["a@example.ru", "B@example.ru"], ProviderPage(addresses=["a@example.ru", "b@example.ru"], size=2, total=None)),
+        (
+            ["a@example.ru", "B@example.ru"],
+            ProviderPage(addresses=["a@example.ru", "b@example.ru"], size=2, total=None),
+        ),
         (
             {"data": {"items": [{"email": "a@example.ru"}, {"mail": "b@example.ru"}], "total": "7"}},
             ProviderPage(addresses=["a@example.ru", "b@example.ru"], size=2, total=7),

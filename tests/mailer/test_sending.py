@@ -226,9 +226,7 @@ def test_crossing_six_pm_mid_batch_defers_the_rest(clock, inbox, owner):
 # --- 7. circuit breaker ----------------------------------------------------------------------
 
 
-def test_circuit_breaker_pauses_after_ten_transient_errors_and_success_resets_it(
-    clock, inbox, owner, mail_account
-):
+def test_circuit_breaker_pauses_after_ten_transient_errors_and_success_resets_it(clock, inbox, owner, mail_account):
     working_port = mail_account.smtp_port
     mail_account.smtp_port = free_port()  # nothing listens there: connection refused
     mail_account.save()

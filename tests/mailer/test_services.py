@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from backoffice.models import Company, Contact
-from mailer import services, sending
+from mailer import sending, services
 from mailer.exceptions import MailerError
 from mailer.models import Campaign, CampaignQueue, CampaignRecipient, SendLog, Unsubscribe
 from tests.conftest import make_campaign, msk
@@ -86,10 +86,10 @@ def test_eleventh_start_in_an_hour_is_refused_until_the_hour_ends(clock, mail_ac
         start(campaigns[10])
     assert "не больше 10 в час" in str(refusal.value)
     assert "через 60 мин., после 11:00" in str(refusal.value)
-    assert cache.get("crm:mailer:throttle:campaign_start:user:%d" % owner.pk) == 11
+    assert cache.get(f"crm:mailer:throttle:campaign_start:user:{owner.pk}") == 11
 
     clock.move_to(msk(2026, 11, 30, 11, 0))
-    cache.delete("crm:mailer:throttle:campaign_start:user:%d" % owner.pk)  # Redis expired it
+    cache.delete(f"crm:mailer:throttle:campaign_start:user:{owner.pk}")  # Redis expired it
     start(campaigns[10])
     assert Campaign.objects.get(pk=campaigns[10].pk).status == Campaign.Status.READY
 
@@ -121,9 +121,7 @@ def test_sixth_test_email_in_an_hour_is_refused(clock, inbox, owner):
     assert len(inbox.received) == 5
 
 
-def test_redis_down_refuses_start_and_test_email_but_sending_goes_on(
-    clock, inbox, owner, redis_down, caplog
-):
+def test_redis_down_refuses_start_and_test_email_but_sending_goes_on(clock, inbox, owner, redis_down, caplog):
     queued = make_campaign(owner, recipients=3)
     CampaignQueue.objects.create(campaign=queued, queued_at=msk(2026, 11, 30, 9, 0))
     Campaign.objects.filter(pk=queued.pk).update(status=Campaign.Status.READY)

@@ -126,10 +126,12 @@ def test_distinct_texts_are_read_with_their_rich_runs_and_counted_before_any_row
     rich = "<r><rPr><b/></rPr><t>ООО </t></r><r><t>Ромашка</t></r><rPh sb='0' eb='1'><t>ろ</t></rPh>".encode()
     texts = [b"<t>email</t>", rich, *(b"<t>client%d@example.com</t>" % i for i in range(200))]
     rows = (b'<row><c t="s"><v>%d</v></c></row>' % i for i in range(len(texts)))
-    book = workbook_with_parts({
-        SHARED_STRINGS: shared_strings_xml(texts),
-        "xl/worksheets/sheet1.xml": [SHEET_START.split(b"<row")[0], *rows, SHEET_END],
-    })
+    book = workbook_with_parts(
+        {
+            SHARED_STRINGS: shared_strings_xml(texts),
+            "xl/worksheets/sheet1.xml": [SHEET_START.split(b"<row")[0], *rows, SHEET_END],
+        }
+    )
 
     table = read_table(book, XLSX, replace(LIMITS, max_rows=201))
     assert table.rows[0] == ["ООО Ромашка"] and table.rows[-1] == ["client199@example.com"]

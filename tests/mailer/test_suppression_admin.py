@@ -85,8 +85,11 @@ def test_list_shows_who_added_each_row_and_searches_and_filters(client, manager,
 
     page = client.get(CHANGELIST)
     rows = {r.email: page.context["cl"].model_admin.added_by(r) for r in page.context["cl"].result_list}
-    assert rows == {"ivan.petrov@example.com": "получатель", "olga@example.org": "manager_m",
-                    "gone@example.net": "почтовый сервер"}
+    assert rows == {
+        "ivan.petrov@example.com": "получатель",
+        "olga@example.org": "manager_m",
+        "gone@example.net": "почтовый сервер",
+    }
 
     found = client.get(CHANGELIST, {"q": "IVAN.Petrov"})
     assert [r.email for r in found.context["cl"].result_list] == ["ivan.petrov@example.com"]
@@ -166,16 +169,18 @@ def test_xlsx_import_keeps_good_rows_reports_bad_ones_by_line_and_collapses_dupl
     suppress("ivan.petrov@example.com", source=Unsubscribe.Source.LINK)
     campaign = make_campaign(owner, emails=["petr@example.net", "anna@example.com"])
     client = logged_in(client, manager)
-    upload = xlsx_file([
-        ["Имя", "E-mail"],                       # line 1
-        ["Ольга", "  Olga@Example.ORG "],         # 2: added, normalised
-        ["Сломанный", "not-an-email"],            # 3: invalid
-        ["Без адреса", None],                     # 4: invalid (empty)
-        ["Ольга ещё раз", "olga@example.org"],    # 5: duplicate in the file
-        ["Иван", "IVAN.PETROV@example.com"],      # 6: already on the list
-        ["Пётр", "petr@example.net"],             # 7: added; his waiting recipient is marked
-        [None, None],                             # 8: a blank line, not worth a word
-    ])
+    upload = xlsx_file(
+        [
+            ["Имя", "E-mail"],  # line 1
+            ["Ольга", "  Olga@Example.ORG "],  # 2: added, normalised
+            ["Сломанный", "not-an-email"],  # 3: invalid
+            ["Без адреса", None],  # 4: invalid (empty)
+            ["Ольга ещё раз", "olga@example.org"],  # 5: duplicate in the file
+            ["Иван", "IVAN.PETROV@example.com"],  # 6: already on the list
+            ["Пётр", "petr@example.net"],  # 7: added; his waiting recipient is marked
+            [None, None],  # 8: a blank line, not worth a word
+        ]
+    )
 
     preview = import_file(client, upload, XLSX_FORMAT)
 
@@ -204,7 +209,7 @@ def test_xlsx_import_keeps_good_rows_reports_bad_ones_by_line_and_collapses_dupl
 def test_csv_import_and_a_file_without_an_address_column(client, manager):
     client = logged_in(client, manager)
     assert client.get(IMPORT).context["fields_list"] == [("Отписки", ["email"])]  # all it reads
-    good = SimpleUploadedFile("list.csv", "email\nA@Example.com\n".encode(), content_type="text/csv")
+    good = SimpleUploadedFile("list.csv", b"email\nA@Example.com\n", content_type="text/csv")
     confirm(client, import_file(client, good, CSV_FORMAT))
     assert Unsubscribe.objects.get().email == "a@example.com"
 

@@ -30,8 +30,10 @@ def break_body(campaign, body_html):
 # --- refused before anything is queued or sent -------------------------------------------------
 
 
-@pytest.mark.parametrize("body, named", [(LOAD_CACHE, "тег {% load %} в письмах запрещён"),
-                                         (FAILS_WHEN_RENDERED, "письмо не собирается: ValueError")])
+@pytest.mark.parametrize(
+    "body, named",
+    [(LOAD_CACHE, "тег {% load %} в письмах запрещён"), (FAILS_WHEN_RENDERED, "письмо не собирается: ValueError")],
+)
 def test_start_refuses_a_template_that_would_fail(clock, mail_account, owner, body, named):
     campaign = make_campaign(owner, recipients=2, body_html=body)
     with pytest.raises(MailerError, match="Ошибка в шаблоне письма") as refusal:
@@ -86,8 +88,11 @@ def test_a_template_broken_after_start_pauses_its_campaign_and_the_next_one_is_s
 
 def test_a_recipient_whose_data_breaks_the_template_pauses_before_it_is_claimed(clock, inbox, owner):
     # The first recipient renders; the second one's variables make the loop fail.
-    campaign = make_campaign(owner, emails=["a@example.org", "b@example.org"],
-                             body_html="{% for first, last in pairs %}{{ first }}{% endfor %}")
+    campaign = make_campaign(
+        owner,
+        emails=["a@example.org", "b@example.org"],
+        body_html="{% for first, last in pairs %}{{ first }}{% endfor %}",
+    )
     campaign.recipients.filter(email="a@example.org").update(variables={"pairs": [["Иван", "Петров"]]})
     campaign.recipients.filter(email="b@example.org").update(variables={"pairs": ["Иван"]})
     start(campaign)
@@ -95,8 +100,10 @@ def test_a_recipient_whose_data_breaks_the_template_pauses_before_it_is_claimed(
     sending.run_sender_pass()
 
     assert inbox.addresses() == ["a@example.org"]
-    assert dict(campaign.recipients.values_list("email", "status")) == {"a@example.org": "sent",
-                                                                       "b@example.org": "pending"}
+    assert dict(campaign.recipients.values_list("email", "status")) == {
+        "a@example.org": "sent",
+        "b@example.org": "pending",
+    }
     assert CampaignQueue.objects.get(campaign=campaign).pause_reason == "template_error"
 
 

@@ -12,8 +12,13 @@ LONG = "x" * 1000
 
 
 def render(body_html, *, subject="Тема", body_text="", **variables):
-    context = recipient_context(email="ivan@example.com", name="Иван", company="ООО Ромашка",
-                                variables=variables, unsubscribe_url="https://crm.example/u/t/")
+    context = recipient_context(
+        email="ivan@example.com",
+        name="Иван",
+        company="ООО Ромашка",
+        variables=variables,
+        unsubscribe_url="https://crm.example/u/t/",
+    )
     return CampaignTemplate(subject=subject, body_html=body_html, body_text=body_text).render(context)
 
 
@@ -35,7 +40,8 @@ def test_the_allowed_tags_and_filters_render_a_real_letter():
         "<ul>{% for item in items %}<li>{{ forloop.counter }}. {{ item|truncatechars:12 }}</li>"
         "{% empty %}<li>нет</li>{% endfor %}</ul>"
         "<p>{% firstof manager 'Отдел продаж' %} · {{ items|join:', ' }} · {{ 2|add:3 }}</p>",
-        city="казань", items=["Стол письменный дубовый", "Стул"],
+        city="казань",
+        items=["Стол письменный дубовый", "Стул"],
     )
     assert "<p>Здравствуйте, ИВАН!</p><p>Город: Казань</p><p>2 позиции</p>" in rendered.html
     assert "<li>1. Стол письме…</li><li>2. Стул</li>" in rendered.html
@@ -65,8 +71,21 @@ def test_tags_outside_the_allow_list_are_refused_by_name(source, tag):
     assert f"тег {{% {tag} %}} в письмах запрещён. Можно: {', '.join(ALLOWED_TAGS)}." in text
 
 
-@pytest.mark.parametrize("name", ["ljust", "rjust", "center", "stringformat", "floatformat", "force_escape",
-                                  "safe", "pprint", "make_list", "urlize"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ljust",
+        "rjust",
+        "center",
+        "stringformat",
+        "floatformat",
+        "force_escape",
+        "safe",
+        "pprint",
+        "make_list",
+        "urlize",
+    ],
+)
 def test_filters_outside_the_allow_list_are_refused_by_name(name):
     text = refusal(f"{{{{ name|{name}:200000000 }}}}")
     assert f"фильтр «{name}» в письмах запрещён. Можно: {', '.join(ALLOWED_FILTERS)}." in text
@@ -80,13 +99,13 @@ def test_the_subject_and_the_text_part_are_sandboxed_too():
 def test_syntax_mistakes_name_the_tag_and_what_is_missing():
     assert "тег {% if %} не закрыт — нет {% endif %}." in refusal("{% if name %}<p>")
     assert "{% endfor %} не на своём месте, ожидается {% elif %} или {% else %} или {% endif %}." in refusal(
-        "{% if name %}{% endfor %}")
+        "{% if name %}{% endfor %}"
+    )
 
 
 def test_common_django_syntax_errors_are_said_in_russian():
     assert refusal("{% if %}x{% endif %}").endswith("): в {% if %} не хватает условия.")
-    assert refusal("<p>\n{{ name|upper) }}</p>").endswith(
-        "строка 2): не удалось разобрать «)» в «name|upper)».")
+    assert refusal("<p>\n{{ name|upper) }}</p>").endswith("строка 2): не удалось разобрать «)» в «name|upper)».")
     assert refusal("{{ }}").endswith("): пустая переменная {{ }}.")
 
 

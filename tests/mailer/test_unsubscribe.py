@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from mailer import services, sending, tokens
+from mailer import sending, services, tokens
 from mailer.addresses import is_valid_email, normalize_email
 from mailer.checks import check_public_base_url_is_https
 from mailer.models import Campaign, CampaignRecipient, Unsubscribe
@@ -352,7 +352,7 @@ padding = st.text(alphabet=" \t\r\n", max_size=3)
 def spellings(draw, email):
     """The same address as people type it: any letter case, stray whitespace around."""
     upper = draw(st.lists(st.booleans(), min_size=len(email), max_size=len(email)))
-    cased = "".join(c.upper() if up else c.lower() for c, up in zip(email, upper))
+    cased = "".join(c.upper() if up else c.lower() for c, up in zip(email, upper, strict=True))
     return draw(padding) + cased + draw(padding)
 
 

@@ -75,10 +75,21 @@ class Command(BaseCommand):
             Child("Обработчик очереди (Huey)", [*manage, "run_huey"]),
         ]
         if catcher:
-            children.append(Child("Ловушка писем", [
-                *manage, "run_mail_catcher", "--host", catcher[0], "--port", str(catcher[1]),
-                "--dir", str(settings.MAIL_CATCHER_DIR),
-            ]))
+            children.append(
+                Child(
+                    "Ловушка писем",
+                    [
+                        *manage,
+                        "run_mail_catcher",
+                        "--host",
+                        catcher[0],
+                        "--port",
+                        str(catcher[1]),
+                        "--dir",
+                        str(settings.MAIL_CATCHER_DIR),
+                    ],
+                )
+            )
         return children
 
     def _child_env(self, port, catcher):
@@ -107,12 +118,21 @@ class Command(BaseCommand):
 
     def _banner(self, port, admin, campaign, catcher, relaxations):
         line = "─" * 78
-        lines = [line, f" CRM-рассылки запущены — {self._mode()}", "",
-                 f"   Адрес:  http://{WEB_HOST}:{port}/admin/", *self._login_lines(admin), ""]
+        lines = [
+            line,
+            f" CRM-рассылки запущены — {self._mode()}",
+            "",
+            f"   Адрес:  http://{WEB_HOST}:{port}/admin/",
+            *self._login_lines(admin),
+            "",
+        ]
         if campaign:
-            lines += [f" Демо-данные загружены: кампания «{campaign.name}» "
-                      f"({campaign.recipients.count()} получателей, один адрес с ошибкой).",
-                      " Откройте «Кампании» → кампания → «Запустить»: отправитель работает каждые 30 секунд.", ""]
+            lines += [
+                f" Демо-данные загружены: кампания «{campaign.name}» "
+                f"({campaign.recipients.count()} получателей, один адрес с ошибкой).",
+                " Откройте «Кампании» → кампания → «Запустить»: отправитель работает каждые 30 секунд.",
+                "",
+            ]
         if catcher:
             lines += self._catcher_lines(catcher, relaxations)
         lines += [" Остановить всё: Ctrl-C", line]
@@ -124,21 +144,29 @@ class Command(BaseCommand):
         if admin is None:
             return ["   Вход:   под существующей учётной записью суперпользователя"]
         if admin.password:
-            return [f"   Логин:  {admin.user.username}", f"   Пароль: {admin.password}",
-                    f"   (пароль показан один раз; сменить его: {reset})"]
-        return [f"   Логин:  {admin.user.username}",
-                f"   Пароль: был показан при первом запуске; сбросить: {reset}"]
+            return [
+                f"   Логин:  {admin.user.username}",
+                f"   Пароль: {admin.password}",
+                f"   (пароль показан один раз; сменить его: {reset})",
+            ]
+        return [f"   Логин:  {admin.user.username}", f"   Пароль: был показан при первом запуске; сбросить: {reset}"]
 
     def _catcher_lines(self, catcher, relaxations):
-        lines = [f" Ловушка писем: {catcher[0]}:{catcher[1]} → {settings.MAIL_CATCHER_DIR}",
-                 " «Настройки почты» направлены в неё и включены: письма никуда не уходят,",
-                 " их видно в админке в разделе «Исходящие (dev)».", "",
-                 " Демо-режим ослабляет ограничения (переменными окружения):"]
+        lines = [
+            f" Ловушка писем: {catcher[0]}:{catcher[1]} → {settings.MAIL_CATCHER_DIR}",
+            " «Настройки почты» направлены в неё и включены: письма никуда не уходят,",
+            " их видно в админке в разделе «Исходящие (dev)».",
+            "",
+            " Демо-режим ослабляет ограничения (переменными окружения):",
+        ]
         for r in relaxations:
             source = " (задано вами)" if r.from_environment else ""
             lines.append(f"   {r.name}={r.value}{source} — {r.why}")
-        lines += [" Чтобы проверить настоящие ограничения, задайте их явно, например",
-                  "   MAILER_WORKING_HOURS_ENABLED=true MAILER_RATE_PER_HOUR=100 make run", ""]
+        lines += [
+            " Чтобы проверить настоящие ограничения, задайте их явно, например",
+            "   MAILER_WORKING_HOURS_ENABLED=true MAILER_RATE_PER_HOUR=100 make run",
+            "",
+        ]
         return lines
 
     def _mode(self):
