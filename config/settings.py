@@ -327,32 +327,37 @@ if not MAILER_SECRETS_KEY:
 ADMIN_SESSION_HOURS = env.int("ADMIN_SESSION_HOURS", default=10)
 SESSION_COOKIE_AGE = ADMIN_SESSION_HOURS * 3600
 
-# --- Dev mail catcher (`make run`) -------------------------------------------------------
+# --- Dev tools (`make run`) -----------------------------------------------------------------
 # An aiosmtpd server that keeps every message as a .eml file instead of delivering it; the
 # admin lists them as «Исходящие (dev)». On by default only in the embedded mode (SQLite).
 MAIL_CATCHER = env.bool("MAIL_CATCHER", default=not env.str("DATABASE_URL", default=""))
 MAIL_CATCHER_HOST = env.str("MAIL_CATCHER_HOST", default="127.0.0.1")
 MAIL_CATCHER_PORT = env.int("MAIL_CATCHER_PORT", default=1025)
 MAIL_CATCHER_DIR = Path(env.str("MAIL_CATCHER_DIR", default=str(DATA_DIR / "outbox")))
+# The `devtools` app (the catcher, its outbox screen, demo data, `manage.py runproduct`): on
+# with the catcher, and for `make run` whatever the database; production never installs it.
+DEVTOOLS = strict_bool("DEVTOOLS", default=MAIL_CATCHER)
 
-UNFOLD["SITE_VIEWS"] = [
-    ("outbox/", "outbox", "mailer.admin.outbox.OutboxListView"),
-    ("outbox/<str:name>/", "outbox_message", "mailer.admin.outbox.OutboxMessageView"),
-]
-UNFOLD["SIDEBAR"]["navigation"].append(
-    {
-        "title": "Разработка",
-        "items": [
-            {
-                "title": "Исходящие (dev)",
-                "icon": "outbox",
-                "link": reverse_lazy("admin:outbox"),
-                # Read at call time: the item shows only while the catcher is on.
-                "permission": "mailer.admin.outbox.can_view_outbox",
-            }
-        ],
-    }
-)
+if DEVTOOLS:
+    INSTALLED_APPS += ["devtools"]
+    UNFOLD["SITE_VIEWS"] = [
+        ("outbox/", "outbox", "devtools.views.OutboxListView"),
+        ("outbox/<str:name>/", "outbox_message", "devtools.views.OutboxMessageView"),
+    ]
+    UNFOLD["SIDEBAR"]["navigation"].append(
+        {
+            "title": "Разработка",
+            "items": [
+                {
+                    "title": "Исходящие (dev)",
+                    "icon": "outbox",
+                    "link": reverse_lazy("admin:outbox"),
+                    # Read at call time: the item shows only while the catcher is on.
+                    "permission": "devtools.views.can_view_outbox",
+                }
+            ],
+        }
+    )
 
 # --- Mailer -------------------------------------------------------------------------------
 # Every number is read at call time through django.conf.settings, so tests and operators

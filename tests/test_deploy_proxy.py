@@ -15,7 +15,8 @@ import pytest
 import yaml
 from django.conf import settings
 
-from mailer import launcher, tokens
+from devtools import launcher
+from mailer import tokens
 from mailer.models import Unsubscribe
 from tests.conftest import free_port, make_campaign
 from tests.test_ops import BASE_DIR, database_url, production_env, wait_until

@@ -28,7 +28,8 @@ from django.urls import reverse
 from huey.contrib.djhuey import HUEY
 
 from backoffice.models import Company
-from mailer import catcher, demo, launcher, sending, services, tasks
+from devtools import catcher, demo, launcher
+from mailer import sending, services, tasks
 from mailer.models import CampaignRecipient, GlobalMailAccount, SendLog
 from mailer.pii import EMAIL_PATTERN
 from tests.conftest import free_port, make_campaign
@@ -36,7 +37,7 @@ from tests.conftest import free_port, make_campaign
 BASE_DIR = Path(settings.BASE_DIR)
 # Variables that would change what a child process does (other tests' fixtures set some of
 # them in this process, e.g. DJANGO_ALLOW_ASYNC_UNSAFE); each test sets its own.
-_SCRUBBED = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DATA_DIR", "PORT")
+_SCRUBBED = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "DEVTOOLS", "ALLOWED_HOSTS", "DATA_DIR", "PORT")
 _SCRUBBED_PREFIXES = ("DJANGO_", "MAILER_", "MAIL_CATCHER")
 
 

@@ -24,7 +24,7 @@ import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import User
 
-from mailer import launcher
+from devtools import launcher
 from mailer.models import Campaign, CampaignRecipient
 from tests.conftest import free_port
 from tests.test_ops import BASE_DIR, Browser, database_url, production_env, wait_until

@@ -3,7 +3,6 @@
 from . import (  # noqa: F401
     account,
     campaigns,
-    outbox,  # noqa: F401  (its views mount through UNFOLD["SITE_VIEWS"])
     queue,
     recipients,
     sendlog,

@@ -7,9 +7,8 @@ Addresses are under example.com/.org/.net, which RFC 2606 reserves: nothing can 
 from django.db import transaction
 
 from backoffice.models import Company, Contact
-
-from . import services
-from .models import Campaign, CampaignRecipient
+from mailer import services
+from mailer.models import Campaign, CampaignRecipient
 
 CAMPAIGN_NAME = "Демо: приглашение на вебинар"
 # Stored as is, the way a typo arrives from an old spreadsheet; the pipeline marks it failed.

@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.views.generic import TemplateView
 from unfold.views import UnfoldSiteViewMixin
 
-from .. import outbox
+from . import outbox
 
 
 def can_view_outbox(request):
@@ -32,7 +32,7 @@ class _OutboxView(UnfoldSiteViewMixin, TemplateView):
 
 class OutboxListView(_OutboxView):
     title = "Исходящие (dev)"
-    template_name = "admin/mailer/outbox/list.html"
+    template_name = "admin/devtools/outbox/list.html"
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
@@ -49,7 +49,7 @@ class OutboxListView(_OutboxView):
 
 class OutboxMessageView(_OutboxView):
     title = "Исходящие (dev)"
-    template_name = "admin/mailer/outbox/message.html"
+    template_name = "admin/devtools/outbox/message.html"
 
     def get_context_data(self, **kwargs):
         message = outbox.read(self.kwargs["name"])

@@ -16,8 +16,9 @@ ADMIN_USERNAME = "admin"
 # The demo runs with DEBUG on whatever the shell or `.env` says: runserver serves the static
 # files only then, and production's https redirect and secure cookies would lock a local
 # browser out. With DEBUG on and no SECRET_KEY / MAILER_SECRETS_KEY set, the settings create
-# random keys once under DATA_DIR (var/) and reuse them.
-DEMO_ENVIRONMENT = {"DEBUG": "True"}
+# random keys once under DATA_DIR (var/) and reuse them. DEVTOOLS installs this app, whose
+# commands (runproduct, run_mail_catcher) the launcher and its children run.
+DEMO_ENVIRONMENT = {"DEBUG": "True", "DEVTOOLS": "True"}
 
 # What the demo relaxes, and why, when the mail goes to the catcher and cannot reach anyone.
 # Working hours: a newcomer may try it at 20:00. The rate: so that test sends and repeated
@@ -64,7 +65,7 @@ def ensure_admin():
 
 def point_account_at_catcher(*, host, port):
     """Sends all mail to the local catcher: plain SMTP, no login, enabled."""
-    from .models import GlobalMailAccount
+    from mailer.models import GlobalMailAccount
 
     account = GlobalMailAccount.load()
     account.smtp_host = "127.0.0.1" if host in ("", "0.0.0.0") else host

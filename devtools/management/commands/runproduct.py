@@ -10,8 +10,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from mailer import demo, launcher
-from mailer.supervisor import Child, Supervisor
+from devtools import demo, launcher
+from devtools.supervisor import Child, Supervisor
 
 WEB_HOST = "127.0.0.1"
 STARTUP_TIMEOUT_SECONDS = 60

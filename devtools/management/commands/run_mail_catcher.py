@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from mailer import catcher
+from devtools import catcher
 
 
 class Command(BaseCommand):
