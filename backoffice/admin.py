@@ -17,12 +17,11 @@ from unfold.decorators import display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from unfold.widgets import UnfoldAdminSelectWidget
 
+from backoffice.models import Company, Contact, Notification
 from mailer import services
 from mailer.admin.account import SuperuserOnlyMixin
 from mailer.admin.base import ReadOnlyAdminMixin, run_action
 from mailer.models import Campaign
-
-from .models import Company, Contact, Notification
 
 admin.site.site_title = admin.site.site_header = "CRM-рассылки"
 admin.site.index_title = "Главная"

@@ -9,7 +9,8 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from mailer import policy, status
+from mailer import status
+from mailer.engine import policy
 from mailer.models import SendLog
 
 

@@ -35,7 +35,8 @@ from django.core.cache import cache  # noqa: E402
 from django.core.mail import EmailMultiAlternatives  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from mailer import sending, services  # noqa: E402
+from mailer import services  # noqa: E402
+from mailer.engine import sender  # noqa: E402
 from mailer.models import Campaign, CampaignRecipient, GlobalMailAccount  # noqa: E402
 
 
@@ -107,7 +108,7 @@ def run_pipeline(campaign):
 
     with connection.execute_wrapper(count):
         started = time.perf_counter()
-        sending.run_sender_pass()
+        sender.run_sender_pass()
         elapsed = time.perf_counter() - started
     return elapsed, len(statements)
 

@@ -21,8 +21,8 @@ import django  # noqa: E402
 
 django.setup()
 
-from mailer.messages import CampaignTemplate, html_to_text, recipient_context  # noqa: E402
-from mailer.templating import CampaignTemplateError  # noqa: E402
+from mailer.engine.compose import CampaignTemplate, html_to_text, recipient_context  # noqa: E402
+from mailer.engine.templating import CampaignTemplateError  # noqa: E402
 
 S = "x" * 1000
 CASES = {

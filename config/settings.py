@@ -385,7 +385,7 @@ MAILER_UNSUBSCRIBE_RATE_LIMIT = env.str("MAILER_UNSUBSCRIBE_RATE_LIMIT", default
 MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC = env.bool("MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC", default=False)
 MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH = env.bool("MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH", default=False)
 
-# Campaign templates run in a sandbox (mailer.templating): one message may not render to
+# Campaign templates run in a sandbox (mailer.engine.templating): one message may not render to
 # more than this many bytes, nor take longer than this many seconds.
 MAILER_TEMPLATE_MAX_OUTPUT_BYTES = env.int("MAILER_TEMPLATE_MAX_OUTPUT_BYTES", default=1_000_000)
 MAILER_TEMPLATE_RENDER_SECONDS = env.float("MAILER_TEMPLATE_RENDER_SECONDS", default=2.0)
@@ -416,7 +416,7 @@ MAILER_ATTACHMENT_EXTENSIONS = env.list(
 )
 MAILER_ATTACHMENT_MAX_BYTES = env.int("MAILER_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 
-# --- Spreadsheet imports (XLSX/CSV): bounded, read through mailer.spreadsheet_reader --------
+# --- Spreadsheet imports (XLSX/CSV): bounded, read through mailer.spreadsheets.reader ------
 # Checked before the file is parsed; the row limit is MAILER_MAX_CAMPAIGN_RECIPIENTS.
 MAILER_IMPORT_MAX_BYTES = env.int("MAILER_IMPORT_MAX_BYTES", default=10 * 1024 * 1024)
 # What an XLSX (a zip) may unpack to, in all and per member, checked before openpyxl opens it.

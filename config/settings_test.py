@@ -15,7 +15,7 @@ os.environ.setdefault("DEBUG", "True")
 os.environ.setdefault("DEVTOOLS", "True")
 os.environ.setdefault("MAILER_SECRETS_KEY", "dGVzdC1vbmx5LW1haWxlci1zZWNyZXRzLWtleS0zMmI=")  # a Fernet key, tests only
 
-from .settings import *  # noqa: E402,F403
+from config.settings import *  # noqa: E402,F403
 
 HUEY["immediate"] = True  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

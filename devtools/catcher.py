@@ -1,6 +1,6 @@
 """The dev SMTP catcher: an aiosmtpd server that accepts everything and delivers nothing.
 
-Every message lands in the outbox (mailer.outbox) as a .eml file, so a newcomer or a staging
+Every message lands in the outbox (devtools.outbox) as a .eml file, so a newcomer or a staging
 box sees exactly what the pipeline sent without a real mailbox.
 """
 
@@ -8,7 +8,7 @@ import logging
 
 from aiosmtpd.controller import Controller
 
-from . import outbox
+from devtools import outbox
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.views.generic import TemplateView
 from unfold.views import UnfoldSiteViewMixin
 
-from . import outbox
+from devtools import outbox
 
 
 def can_view_outbox(request):

@@ -3,8 +3,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from .attachments import AttachmentStorage
-from .stored_secrets import EncryptedField
+from mailer.attachments import AttachmentStorage
+from mailer.stored_secrets import EncryptedField
 
 
 class GlobalMailAccount(models.Model):

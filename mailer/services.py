@@ -11,13 +11,14 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from . import limits, policy, sending, stored_secrets
-from .addresses import is_valid_email, normalize_email
-from .exceptions import MailerError
-from .messages import sample_context, trial_render
-from .models import Campaign, CampaignQueue, CampaignRecipient, GlobalMailAccount
-from .suppression import suppressed_among
-from .tokens import make_test_token, unsubscribe_url
+from mailer import stored_secrets
+from mailer.addresses import is_valid_email, normalize_email
+from mailer.engine import limits, policy, sender
+from mailer.engine.compose import sample_context, trial_render
+from mailer.exceptions import MailerError
+from mailer.models import Campaign, CampaignQueue, CampaignRecipient, GlobalMailAccount
+from mailer.suppression import suppressed_among
+from mailer.suppression.tokens import make_test_token, unsubscribe_url
 
 Status = Campaign.Status
 Recipient = CampaignRecipient.Status
@@ -136,7 +137,7 @@ def send_test_email(*, campaign, user, to):
             f"Достигнут лимит {limit} писем в час. "
             f"Тестовое письмо можно отправить после {policy.local_time(policy.next_hour_start(now=now)):%H:%M}."
         )
-    log = sending.send_test_message(campaign=campaign, account=account, to=to)
+    log = sender.send_test_message(campaign=campaign, account=account, to=to)
     if log.status != log.Status.SENT:
         raise MailerError(f"Тестовое письмо не отправлено: {log.error}")
     return log

@@ -8,8 +8,8 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db.models import Count, F, Q
 
-from . import limits, policy
-from .models import CampaignQueue, CampaignRecipient, SendLog, SmtpBzQuota
+from mailer.engine import limits, policy
+from mailer.models import CampaignQueue, CampaignRecipient, SendLog, SmtpBzQuota
 
 Queue = CampaignQueue.Status
 Recipient = CampaignRecipient.Status

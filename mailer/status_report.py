@@ -9,8 +9,9 @@ from datetime import datetime
 
 from django.conf import settings
 
-from . import limits, policy, status
-from .models import CampaignQueue, GlobalMailAccount
+from mailer import status
+from mailer.engine import limits, policy
+from mailer.models import CampaignQueue, GlobalMailAccount
 
 Queue = CampaignQueue.Status
 THROTTLE_TITLES = {"campaign_start": "запуск кампаний", "send_test_email": "тестовые письма"}

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
-from .exceptions import MailerError
+from mailer.exceptions import MailerError
 
 PREFIX = "fernet:"  # marks a stored value as ours: anything else was written around the app
 

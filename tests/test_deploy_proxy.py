@@ -16,8 +16,8 @@ import yaml
 from django.conf import settings
 
 from devtools import launcher
-from mailer import tokens
 from mailer.models import Unsubscribe
+from mailer.suppression import tokens
 from tests.conftest import free_port, make_campaign
 from tests.test_ops import BASE_DIR, database_url, production_env, wait_until
 

@@ -29,7 +29,8 @@ from huey.contrib.djhuey import HUEY
 
 from backoffice.models import Company
 from devtools import catcher, demo, launcher
-from mailer import sending, services, tasks
+from mailer import services, tasks
+from mailer.engine import sender
 from mailer.models import CampaignRecipient, GlobalMailAccount, SendLog
 from mailer.pii import EMAIL_PATTERN
 from tests.conftest import free_port, make_campaign
@@ -331,7 +332,7 @@ def caught(settings, tmp_path, clock, owner, caplog):
         campaign = make_campaign(owner, emails=["anna@client.example"], name="Проверка ловушки")
         services.campaign_start(campaign=campaign, user=owner)
         with caplog.at_level("INFO", logger="mailer"):
-            sending.run_sender_pass()
+            sender.run_sender_pass()
     finally:
         server.stop()
     return campaign

@@ -1,10 +1,3 @@
 """The mailer's back-office screens, one module a screen."""
 
-from . import (  # noqa: F401
-    account,
-    campaigns,
-    queue,
-    recipients,
-    sendlog,
-    unsubscribes,
-)
+from mailer.admin import account, campaigns, queue, recipients, sendlog, unsubscribes  # noqa: F401

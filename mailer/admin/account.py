@@ -5,8 +5,8 @@ from django.contrib import admin
 from unfold.admin import ModelAdmin
 from unfold.widgets import UnfoldAdminPasswordWidget
 
-from ..models import GlobalMailAccount, SmtpBzQuota
-from ..stored_secrets import UnreadableSecret
+from mailer.models import GlobalMailAccount, SmtpBzQuota
+from mailer.stored_secrets import UnreadableSecret
 
 SECRET_FIELDS = ("smtp_password", "smtp_bz_api_key")
 

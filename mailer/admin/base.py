@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect
 
-from ..exceptions import MailerError
+from mailer.exceptions import MailerError
 
 
 class OwnedAdminMixin:

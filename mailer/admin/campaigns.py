@@ -18,12 +18,9 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
 
-from .. import services, status, tasks
-from ..messages import CampaignTemplate, sample_context
-from ..models import Campaign, CampaignAttachment, CampaignQueue, CampaignRecipient
-from ..templating import CampaignTemplateError
-from .base import OwnedAdminMixin, redirect_after_action, run_action
-from .forms import (
+from mailer import services, status, tasks
+from mailer.admin.base import OwnedAdminMixin, redirect_after_action, run_action
+from mailer.admin.forms import (
     AddRecipientsForm,
     AttachmentForm,
     CampaignForm,
@@ -32,6 +29,9 @@ from .forms import (
     RecipientForm,
     TestEmailForm,
 )
+from mailer.engine.compose import CampaignTemplate, sample_context
+from mailer.engine.templating import CampaignTemplateError
+from mailer.models import Campaign, CampaignAttachment, CampaignQueue, CampaignRecipient
 
 Status = Campaign.Status
 Recipient = CampaignRecipient.Status

@@ -15,13 +15,12 @@ from unfold.widgets import (
 )
 
 from backoffice.models import Company
-
-from ..addresses import is_valid_email, normalize_email
-from ..attachments import validate_upload
-from ..messages import sample_context, trial_render
-from ..models import Campaign, CampaignAttachment, CampaignRecipient
-from ..services import NewRecipient
-from ..templating import CampaignTemplateError
+from mailer.addresses import is_valid_email, normalize_email
+from mailer.attachments import validate_upload
+from mailer.engine.compose import sample_context, trial_render
+from mailer.engine.templating import CampaignTemplateError
+from mailer.models import Campaign, CampaignAttachment, CampaignRecipient
+from mailer.services import NewRecipient
 
 
 class CampaignForm(forms.ModelForm):

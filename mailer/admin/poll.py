@@ -5,8 +5,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.utils import timezone
 
-from .. import sending, status
-from ..models import Campaign, GlobalMailAccount
+from mailer import status
+from mailer.engine import sender
+from mailer.models import Campaign, GlobalMailAccount
 
 
 def poll(request):
@@ -17,7 +18,7 @@ def poll(request):
     own = Campaign.objects.all() if user.is_superuser else Campaign.objects.filter(created_by=user)
     data = status.snapshot(now=now, can_see=lambda campaign: user.is_superuser or campaign.created_by_id == user.pk)
     data["daily"] = {
-        "used": sending.owner_sent_today(user.pk, now=now),
+        "used": sender.owner_sent_today(user.pk, now=now),
         "limit": GlobalMailAccount.load().per_user_daily_limit,
     }
     campaign_id = request.GET.get("campaign")

@@ -5,9 +5,9 @@ from django.utils import timezone
 from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
-from ..models import CampaignQueue
-from ..status import reason_text, with_progress
-from .base import OwnedAdminMixin
+from mailer.admin.base import OwnedAdminMixin
+from mailer.models import CampaignQueue
+from mailer.status import reason_text, with_progress
 
 
 @admin.register(CampaignQueue)

@@ -8,12 +8,12 @@ from unfold.contrib.filters.admin import RelatedDropdownFilter
 from unfold.contrib.import_export.forms import ExportForm
 from unfold.widgets import UnfoldAdminSelectWidget
 
-from ..models import Campaign, CampaignRecipient
-from ..resources import RecipientResource, report_summary
-from ..suppression import suppressed_among
-from .base import OwnedAdminMixin
-from .forms import RecipientForm
-from .spreadsheet_io import BoundedImportForm, IssuedUploadConfirmForm, SpreadsheetAdminMixin
+from mailer.admin.base import OwnedAdminMixin
+from mailer.admin.forms import RecipientForm
+from mailer.admin.spreadsheet_io import BoundedImportForm, IssuedUploadConfirmForm, SpreadsheetAdminMixin
+from mailer.models import Campaign, CampaignRecipient
+from mailer.spreadsheets.recipients import RecipientResource, report_summary
+from mailer.suppression import suppressed_among
 
 EDITABLE = (Campaign.Status.DRAFT, Campaign.Status.PAUSED)
 

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from unfold.admin import ModelAdmin
 
-from ..models import SendLog
-from .base import OwnedAdminMixin, ReadOnlyAdminMixin
+from mailer.admin.base import OwnedAdminMixin, ReadOnlyAdminMixin
+from mailer.models import SendLog
 
 
 @admin.register(SendLog)

@@ -6,7 +6,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from backoffice.models import Company, Contact
-from mailer import sending
+from mailer.engine import sender
 from mailer.models import Campaign, CampaignQueue, SendLog
 from tests.conftest import make_campaign, msk
 
@@ -134,11 +134,11 @@ def test_retry_failed_from_the_page(client, manager_a, inbox, clock):
     campaign = make_campaign(manager_a, emails=["busy@example.com", "ok@example.com"])
     client.force_login(manager_a)
     said(client.post(detail(campaign, "start"), CONFIRM))
-    sending.run_sender_pass()
+    sender.run_sender_pass()
     inbox.refuse.clear()
 
     assert said(client.post(detail(campaign, "retry-failed"), CONFIRM)) == ["В очередь возвращено писем: 1."]
-    sending.run_sender_pass()
+    sender.run_sender_pass()
     assert sorted(inbox.addresses()) == ["busy@example.com", "ok@example.com"]
 
 

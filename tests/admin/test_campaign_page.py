@@ -7,8 +7,9 @@ from html.parser import HTMLParser
 import pytest
 from django.urls import reverse
 
-from mailer import sending, services
-from mailer.messages import HTML_FOOTER
+from mailer import services
+from mailer.engine import sender
+from mailer.engine.compose import HTML_FOOTER
 from mailer.models import Campaign
 from tests.conftest import make_campaign
 
@@ -129,7 +130,7 @@ def test_a_hostile_body_stays_inside_the_iframe(client, manager_a, superuser):
 def test_a_template_error_shows_on_the_page_in_the_queue_and_in_the_poll(client, manager_a, campaign_a, inbox, clock):
     services.campaign_start(campaign=campaign_a, user=manager_a)
     Campaign.objects.filter(pk=campaign_a.pk).update(body_html="{% url 'admin:index' %}")
-    sending.run_sender_pass()
+    sender.run_sender_pass()
     client.force_login(manager_a)
     reason = (
         "Ошибка в шаблоне письма («Текст письма (HTML)», строка 1): тег {% url %} в письмах запрещён. "

@@ -7,7 +7,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from mailer.tokens import make_token
+from mailer.suppression.tokens import make_token
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from mailer import sending, services
+from mailer import services
+from mailer.engine import sender
 from mailer.models import CampaignQueue, CampaignRecipient
 from tests.conftest import make_campaign, msk
 
@@ -38,7 +39,7 @@ def test_poll_shows_the_active_campaign_and_the_queue(client, manager_a, inbox, 
     services.campaign_start(campaign=first, user=manager_a)
     clock.shift(60)
     services.campaign_start(campaign=second, user=manager_a)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
     client.force_login(manager_a)
 
     state = poll(client, first)
@@ -126,7 +127,7 @@ def test_poll_queries_do_not_grow_with_recipients(client, manager_a, clock):
 def test_dashboard_shows_today_limits_and_active_campaign(client, superuser, manager_a, inbox, clock):
     campaign = make_campaign(manager_a, recipients=2, name="Активная")
     services.campaign_start(campaign=campaign, user=manager_a)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
     client.force_login(superuser)
     page = client.get(reverse("admin:index")).content.decode()
     assert 'id="dash-sent-today">2<' in page

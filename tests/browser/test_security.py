@@ -8,9 +8,10 @@ from django.contrib.auth.models import Group, User
 
 from backoffice.models import Company
 from backoffice.permissions import MANAGER_GROUP
-from mailer import sending, services
+from mailer import services
+from mailer.engine import sender
 from mailer.models import Campaign
-from mailer.tokens import make_token
+from mailer.suppression.tokens import make_token
 from tests.browser.conftest import shot
 from tests.conftest import make_campaign
 
@@ -206,7 +207,7 @@ def test_a_campaign_paused_for_its_template_opens_and_says_why(live_server, brow
     campaign = make_campaign(owner, recipients=2, name="Сломанная")
     services.campaign_start(campaign=campaign, user=owner)
     Campaign.objects.filter(pk=campaign.pk).update(body_html="<p>{% url 'admin:index' %}</p>")
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     log_in(page, live_server, "olga")
     page.goto(live_server.url + f"/admin/mailer/campaign/{campaign.pk}/change/")

@@ -11,7 +11,8 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from mailer import limits, services
+from mailer import services
+from mailer.engine import limits
 from mailer.models import Campaign, CampaignQueue, CampaignRecipient, GlobalMailAccount, SendLog, SmtpBzQuota
 from mailer.pii import EMAIL_PATTERN
 from tests.conftest import make_campaign, msk

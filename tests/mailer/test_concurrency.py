@@ -9,7 +9,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
-from mailer import limits, sending, services
+from mailer import services
+from mailer.engine import limits, sender
 from mailer.models import SendLog
 from tests.conftest import make_campaign
 
@@ -36,7 +37,7 @@ def test_two_senders_at_once_deliver_each_address_exactly_once(clock, inbox, own
 
     barrier, errors = threading.Barrier(2), []
     # process_queues skips the lock on purpose: the database claims alone must hold.
-    threads = [_in_thread(sending.process_queues, barrier, errors) for _ in range(2)]
+    threads = [_in_thread(sender.process_queues, barrier, errors) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -60,7 +61,7 @@ def test_lock_is_held_with_a_ttl_while_sending_and_released_after(clock, inbox, 
     inbox.on_message = lambda received: seen.append((raw.get(limits.SENDER_LOCK_KEY), raw.ttl(limits.SENDER_LOCK_KEY)))
     campaign = make_campaign(owner, recipients=2)
     services.campaign_start(campaign=campaign, user=owner)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     value, ttl = seen[0]
     assert value is not None and 590 <= ttl <= 600
@@ -75,12 +76,12 @@ def test_a_second_sender_skips_while_the_lock_is_held(clock, inbox, owner, caplo
     assert other.acquire()
 
     with caplog.at_level("INFO", logger="mailer"):
-        sending.run_sender_pass()
+        sender.run_sender_pass()
     assert inbox.received == []
     assert "Another sender holds the lock, skipping this pass" in caplog.messages
 
     other.release()
-    sending.run_sender_pass()
+    sender.run_sender_pass()
     assert len(inbox.received) == 2
 
 
@@ -103,7 +104,7 @@ def test_a_sender_that_lost_its_lock_stops(clock, inbox, owner):
     assert lock.acquire()
     cache.set(limits.SENDER_LOCK_KEY, 42, 600)  # expired and taken by another sender
 
-    sending.process_queues(lock=lock)
+    sender.process_queues(lock=lock)
 
     assert inbox.received == []
     assert campaign.recipients.filter(status="pending").count() == 300

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from pythonjsonlogger.json import JsonFormatter
 
-from mailer import sending, services
+from mailer import services
+from mailer.engine import sender
 from mailer.pii import (
     KeyValueFormatter,
     RedactEmailsFilter,
@@ -49,7 +50,7 @@ def test_no_full_address_in_any_log_record_and_sent_records_are_structured(clock
     campaign = make_campaign(owner, emails=ADDRESSES)
     services.campaign_start(campaign=campaign, user=owner)
     with caplog.at_level(logging.DEBUG):
-        sending.run_sender_pass()
+        sender.run_sender_pass()
         services.send_test_email(campaign=campaign, user=owner, to="tester@example.net")
 
     mailer_records = [r for r in caplog.records if r.name.startswith("mailer")]
@@ -98,7 +99,7 @@ def test_json_logs_with_debug_off_carry_every_extra_field():
     """Runs a fresh process with production settings, as a worker would start."""
     code = (
         "import django, logging; django.setup(); "
-        "logging.getLogger('mailer.sending').info('Email sent successfully', extra={"
+        "logging.getLogger('mailer.engine.sender').info('Email sent successfully', extra={"
         "'campaign_id': 1, 'queue_id': 2, 'recipient_id': 3, 'email_domain': 'example.com', "
         "'email_masked': 'i***n@example.com', 'email_hash': 'abc', 'smtp_message_id': '<m@x>', "
         "'provider': 'smtp.bz', 'took_ms': 5, 'rate_limit_count': 9})"

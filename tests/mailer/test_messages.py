@@ -2,8 +2,8 @@
 
 import pytest
 
-from mailer import tokens
-from mailer.messages import CampaignTemplate, html_to_text, recipient_context
+from mailer.engine.compose import CampaignTemplate, html_to_text, recipient_context
+from mailer.suppression import tokens
 
 
 def render(body_html, body_text="", subject="Тема", **context):

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mailer import policy
+from mailer.engine import policy
 from mailer.models import CampaignQueue
 from tests.conftest import msk
 

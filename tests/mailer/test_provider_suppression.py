@@ -5,9 +5,9 @@ from datetime import datetime
 
 import pytest
 
-from mailer import provider_suppression
 from mailer.models import CampaignRecipient, GlobalMailAccount, Unsubscribe
-from mailer.provider_suppression import ProviderListError, ProviderPage, parse_unsubscribe_page
+from mailer.smtp_bz import suppression as provider_suppression
+from mailer.smtp_bz.suppression import ProviderListError, ProviderPage, parse_unsubscribe_page
 from mailer.suppression import suppress
 from mailer.tasks import sync_smtp_bz_unsubscribes
 from tests.conftest import make_campaign

@@ -2,8 +2,8 @@
 
 import pytest
 
-from mailer import quota
 from mailer.models import CampaignQueue, GlobalMailAccount, SmtpBzQuota
+from mailer.smtp_bz import quota
 from mailer.tasks import sync_smtp_bz_quota
 from tests.conftest import make_campaign, msk
 

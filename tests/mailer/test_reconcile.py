@@ -4,7 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from mailer import sending, services
+from mailer import services
+from mailer.engine import sender
 from mailer.models import CampaignQueue, CampaignRecipient
 from mailer.tasks import reconcile_campaign_queue
 from tests.conftest import make_campaign, msk
@@ -38,12 +39,12 @@ def test_an_interrupted_send_is_marked_failed_and_never_resent(clock, inbox, own
     CampaignRecipient.objects.filter(pk=crashed.pk).update(
         status="sending", claimed_at=msk(2026, 11, 30, 9, 0), smtp_message_id="<x@example.ru>"
     )
-    sending.run_sender_pass()
+    sender.run_sender_pass()
     assert len(inbox.received) == 2
 
     clock.move_to(msk(2026, 11, 30, 9, 31) + timedelta(hours=1))
     reconcile_campaign_queue.call_local()
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     crashed.refresh_from_db()
     assert (crashed.status, crashed.error_kind) == ("failed", "interrupted")

@@ -7,7 +7,8 @@ import pytest
 from django.core.cache import cache
 
 from backoffice.models import Notification
-from mailer import sending, services
+from mailer import services
+from mailer.engine import sender
 from mailer.models import (
     Campaign,
     CampaignQueue,
@@ -40,7 +41,7 @@ def queue_of(campaign):
 
 def test_draft_campaign_is_not_sent(clock, inbox, owner):
     campaign = make_campaign(owner, recipients=2)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
     assert inbox.received == []
     assert not CampaignQueue.objects.exists()
     assert set(campaign.recipients.values_list("status", flat=True)) == {"pending"}
@@ -53,7 +54,7 @@ def test_start_queues_then_sender_sends_and_completes(clock, inbox, owner):
     assert campaign.status == Campaign.Status.READY
     assert queue_of(campaign).status == CampaignQueue.Status.PENDING
 
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.SENT
@@ -71,7 +72,7 @@ def test_message_is_personalised_multipart_with_unsubscribe_headers(clock, inbox
     )
     campaign.recipients.update(name="Иван", variables={"city": "Казань", "company": "ООО Ромашка"})
     start(campaign)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     message = inbox.received[0].message
     recipient = campaign.recipients.get()
@@ -95,7 +96,7 @@ def test_attachments_travel_with_every_message(clock, inbox, owner, settings, tm
     campaign = make_campaign(owner, recipients=2)
     campaign.attachments.create(file=ContentFile(b"%PDF-1.4 price list", name="price.pdf"))
     start(campaign)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     for received in inbox.received:
         [attachment] = list(received.message.iter_attachments())
@@ -109,7 +110,7 @@ def test_attachments_travel_with_every_message(clock, inbox, owner, settings, tm
 def test_hourly_rate_defers_the_101st_until_next_hour_then_resumes(clock, inbox, owner):
     campaign = make_campaign(owner, recipients=101)
     start(campaign)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     assert len(inbox.received) == 100
     queue = queue_of(campaign)
@@ -118,7 +119,7 @@ def test_hourly_rate_defers_the_101st_until_next_hour_then_resumes(clock, inbox,
     assert cache.get("crm:mailer:rate:hour:2026-11-30:10") == 100
     assert campaign.recipients.filter(status="pending").count() == 1
 
-    sending.run_sender_pass()  # still 10:00: nothing more, and no second notification
+    sender.run_sender_pass()  # still 10:00: nothing more, and no second notification
     assert len(inbox.received) == 100
     [note] = Notification.objects.filter(user=owner, kind="campaign_deferred")
     assert note.title == "Кампания «Осенняя рассылка» отложена"
@@ -126,7 +127,7 @@ def test_hourly_rate_defers_the_101st_until_next_hour_then_resumes(clock, inbox,
     assert note.link == f"/admin/mailer/campaign/{campaign.pk}/change/"
 
     clock.move_to(msk(2026, 11, 30, 11, 0))
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     assert len(inbox.received) == 101
     campaign.refresh_from_db()
@@ -139,7 +140,7 @@ def test_test_sends_count_in_the_hourly_rate(clock, inbox, owner, settings):
     campaign = make_campaign(owner, recipients=3)
     services.send_test_email(campaign=campaign, user=owner, to="me@crm.example")
     start(campaign)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     assert len(inbox.received) == 3  # one test + two campaign messages
     assert queue_of(campaign).defer_reason == Reason.RATE_PER_HOUR
@@ -152,7 +153,7 @@ def test_exhausted_quota_defers_until_the_next_sync_and_resumes_after_it(clock, 
     SmtpBzQuota.objects.create(emails_limit=15000, emails_available=0)
     campaign = make_campaign(owner, recipients=2)
     start(campaign)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     queue = queue_of(campaign)
     assert (queue.defer_reason, queue.deferred_until) == (Reason.QUOTA_EXHAUSTED, msk(2026, 11, 30, 11, 0))
@@ -162,7 +163,7 @@ def test_exhausted_quota_defers_until_the_next_sync_and_resumes_after_it(clock, 
     from mailer.tasks import sync_smtp_bz_quota
 
     sync_smtp_bz_quota.call_local()
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     assert len(inbox.received) == 2
     assert SmtpBzQuota.current().emails_available == 998
@@ -172,7 +173,7 @@ def test_quota_running_out_mid_campaign_defers_the_rest(clock, inbox, owner):
     SmtpBzQuota.objects.create(emails_limit=15000, emails_available=2)
     campaign = make_campaign(owner, recipients=5)
     start(campaign)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     assert len(inbox.received) == 2
     assert queue_of(campaign).defer_reason == Reason.QUOTA_EXHAUSTED
@@ -186,18 +187,18 @@ def test_outside_working_hours_defers_until_nine_next_day(clock, inbox, owner):
     clock.move_to(msk(2026, 11, 30, 20, 0))
     campaign = make_campaign(owner, recipients=2)
     start(campaign)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     queue = queue_of(campaign)
     assert (queue.defer_reason, queue.deferred_until) == (Reason.OUTSIDE_HOURS, msk(2026, 12, 1, 9, 0))
     assert inbox.received == []
 
     clock.move_to(msk(2026, 12, 1, 8, 59))
-    sending.run_sender_pass()
+    sender.run_sender_pass()
     assert inbox.received == []
 
     clock.move_to(msk(2026, 12, 1, 9, 0))
-    sending.run_sender_pass()
+    sender.run_sender_pass()
     assert len(inbox.received) == 2
 
 
@@ -211,7 +212,7 @@ def test_crossing_six_pm_mid_batch_defers_the_rest(clock, inbox, owner):
             clock.move_to(msk(2026, 11, 30, 18, 0))
 
     inbox.on_message = six_pm_after_third
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     assert len(inbox.received) == 3
     queue = queue_of(campaign)
@@ -219,7 +220,7 @@ def test_crossing_six_pm_mid_batch_defers_the_rest(clock, inbox, owner):
     assert campaign.recipients.filter(status="pending").count() == 2
 
     clock.move_to(msk(2026, 12, 1, 9, 0))
-    sending.run_sender_pass()
+    sender.run_sender_pass()
     assert len(inbox.received) == 5
 
 
@@ -232,7 +233,7 @@ def test_circuit_breaker_pauses_after_ten_transient_errors_and_success_resets_it
     mail_account.save()
     campaign = make_campaign(owner, recipients=12)
     start(campaign)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     queue = queue_of(campaign)
     campaign.refresh_from_db()
@@ -247,7 +248,7 @@ def test_circuit_breaker_pauses_after_ten_transient_errors_and_success_resets_it
     mail_account.smtp_port = working_port
     mail_account.save()
     services.campaign_resume(campaign=campaign, user=owner)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     assert queue_of(campaign).consecutive_transient_errors == 0
     assert len(inbox.received) == 2
@@ -258,7 +259,7 @@ def test_nine_transient_errors_do_not_pause(clock, inbox, owner, mail_account):
     emails = [f"c{i}@busy.example" for i in range(9)] + ["ok@example.com"]
     campaign = make_campaign(owner, emails=emails)
     start(campaign)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     queue = queue_of(campaign)
     assert queue.status == CampaignQueue.Status.COMPLETED
@@ -276,7 +277,7 @@ def test_daily_limit_defers_the_owner_and_lets_others_go(clock, inbox, owner, ot
     second = make_campaign(other_owner, emails=["b1@example.com", "b2@example.com"], name="B")
     start(first)
     start(second)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     queue = queue_of(first)
     assert (queue.defer_reason, queue.deferred_until) == (Reason.DAILY_LIMIT, msk(2026, 12, 1, 9, 0))
@@ -285,7 +286,7 @@ def test_daily_limit_defers_the_owner_and_lets_others_go(clock, inbox, owner, ot
 
     third = make_campaign(owner, recipients=1, name="C")
     start(third)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
     assert queue_of(third).defer_reason == Reason.DAILY_LIMIT
 
 
@@ -297,7 +298,7 @@ def test_completion_with_an_invalid_address_keeps_status_sending(clock, inbox, o
     campaign = make_campaign(owner, emails=emails)
     start(campaign)
     with caplog.at_level("INFO", logger="mailer"):
-        sending.run_sender_pass()
+        sender.run_sender_pass()
 
     campaign.refresh_from_db()
     assert statuses(campaign) == ["failed", "sent", "sent", "sent", "sent"]
@@ -315,7 +316,7 @@ def test_permanent_rejection_fails_the_recipient_and_suppresses_unknown_users(cl
     inbox.refuse["gone@example.com"] = "550 5.1.1 <gone@example.com>: user unknown"
     campaign = make_campaign(owner, emails=["gone@example.com", "ok@example.com"])
     start(campaign)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     gone = campaign.recipients.get(email="gone@example.com")
     assert (gone.status, gone.error_kind) == ("failed", "permanent")
@@ -331,7 +332,7 @@ def test_unsubscribed_address_is_skipped(clock, inbox, owner):
     Unsubscribe.objects.create(email="left@example.com", source="link")
     campaign = make_campaign(owner, emails=["left@example.com", "stay@example.com"])
     start(campaign)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     assert inbox.addresses() == ["stay@example.com"]
     assert campaign.recipients.get(email="left@example.com").status == "unsubscribed"
@@ -349,7 +350,7 @@ def test_smtp_unreachable_marks_recipients_failed_and_logs(clock, owner, mail_ac
     campaign = make_campaign(owner, recipients=3)
     start(campaign)
     with caplog.at_level("ERROR", logger="mailer"):
-        sending.run_sender_pass()
+        sender.run_sender_pass()
 
     assert statuses(campaign) == ["failed"] * 3
     errors = [r for r in caplog.records if r.getMessage() == "Email send failed"]
@@ -362,7 +363,7 @@ def test_disabled_account_sends_nothing(clock, inbox, owner, mail_account):
     start(campaign)
     mail_account.is_enabled = False
     mail_account.save()
-    sending.run_sender_pass()
+    sender.run_sender_pass()
     assert inbox.received == []
 
 
@@ -370,7 +371,7 @@ def test_paused_campaign_is_not_sent(clock, inbox, owner):
     campaign = make_campaign(owner, recipients=2)
     start(campaign)
     services.campaign_pause(campaign=campaign, user=owner)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
     assert inbox.received == []
 
 
@@ -381,7 +382,7 @@ def test_a_thousand_recipients_are_all_sent_once(clock, inbox, owner, settings):
     settings.MAILER_RATE_PER_HOUR = 10_000
     campaign = make_campaign(owner, recipients=1000)
     start(campaign)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     assert len(inbox.received) == 1000
     assert len(set(inbox.addresses())) == 1000
@@ -393,7 +394,7 @@ def test_campaigns_are_sent_one_after_another(clock, inbox, owner, other_owner):
     for campaign in campaigns:
         start(campaign)
         clock.shift(timedelta(seconds=1))
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     order = [log.campaign_id for log in SendLog.objects.order_by("id")]
     assert order == [c.pk for c in campaigns for _ in range(3)]
@@ -406,7 +407,7 @@ def test_priority_goes_before_fifo(clock, inbox, owner):
     start(first)
     start(urgent)
     CampaignQueue.objects.filter(campaign=urgent).update(priority=10)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
     assert [log.campaign_id for log in SendLog.objects.order_by("id")] == [urgent.pk, first.pk]
 
 
@@ -415,7 +416,7 @@ def test_recipient_claim_is_the_guard_against_a_second_send(clock, inbox, owner)
     start(campaign)
     first = campaign.recipients.order_by("id").first()
     CampaignRecipient.objects.filter(pk=first.pk).update(status="sending")  # claimed elsewhere
-    sending.run_sender_pass()
+    sender.run_sender_pass()
     assert inbox.addresses() == [campaign.recipients.order_by("id").last().email]
 
 
@@ -439,7 +440,7 @@ def test_a_recipient_deleted_while_its_message_is_sent_is_logged_without_it(cloc
             worker.join()
 
     inbox.on_message = staff_deletes
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     assert sorted(inbox.addresses()) == ["gone@example.com", "stay@example.com"]
     orphan = SendLog.objects.get(email="gone@example.com")

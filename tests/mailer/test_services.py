@@ -4,7 +4,8 @@ import pytest
 from django.core.cache import cache
 
 from backoffice.models import Company, Contact
-from mailer import sending, services
+from mailer import services
+from mailer.engine import sender
 from mailer.exceptions import MailerError
 from mailer.models import Campaign, CampaignQueue, CampaignRecipient, SendLog, Unsubscribe
 from tests.conftest import make_campaign, msk
@@ -132,7 +133,7 @@ def test_redis_down_refuses_start_and_test_email_but_sending_goes_on(clock, inbo
         services.send_test_email(campaign=queued, user=owner, to="me@crm.example")
 
     with caplog.at_level("ERROR", logger="mailer"):
-        sending.run_sender_pass()
+        sender.run_sender_pass()
 
     assert len(inbox.received) == 3  # the hourly counter failed open
     messages = {r.getMessage() for r in caplog.records}
@@ -208,12 +209,12 @@ def test_retry_failed_requeues_transient_failures_only(clock, inbox, owner):
     inbox.refuse = {"t@example.com": "451 4.7.1 Try later", "p@example.com": "550 5.7.1 Rejected"}
     campaign = make_campaign(owner, emails=["t@example.com", "p@example.com", "ok@example.com"])
     start(campaign)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
     inbox.refuse = {}
 
     assert services.campaign_retry_failed(campaign=campaign, user=owner) == 1
     assert CampaignQueue.objects.get(campaign=campaign).status == CampaignQueue.Status.PENDING
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     assert campaign.recipients.get(email="t@example.com").status == "sent"
     assert campaign.recipients.get(email="p@example.com").status == "failed"

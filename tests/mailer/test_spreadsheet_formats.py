@@ -2,7 +2,7 @@
 
 import pytest
 
-from mailer.spreadsheet_formats import neutralised_cell, restored_cell
+from mailer.spreadsheets.formats import neutralised_cell, restored_cell
 
 EVIL = '=HYPERLINK("http://evil","x")'
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from mailer.spreadsheet_reader import CSV, XLSX, ReadLimits, SpreadsheetRefused, read_table
+from mailer.spreadsheets.reader import CSV, XLSX, ReadLimits, SpreadsheetRefused, read_table
 from tests.admin.spreadsheets import (
     SHARED_STRINGS,
     SHEET_END,

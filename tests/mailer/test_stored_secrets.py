@@ -14,9 +14,11 @@ from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 from django.utils import timezone
 
-from mailer import quota, sending, services
+from mailer import services
+from mailer.engine import sender
 from mailer.exceptions import MailerError
 from mailer.models import CampaignRecipient, GlobalMailAccount, SmtpBzQuota
+from mailer.smtp_bz import quota
 from mailer.stored_secrets import UnreadableSecret
 from tests.conftest import RecordingHandler, free_port, make_campaign
 
@@ -105,7 +107,7 @@ def test_smtp_logs_in_with_the_decrypted_password(clock, owner):
         )
         campaign = make_campaign(owner, emails=["anna@client.example"])
         services.campaign_start(campaign=campaign, user=owner)
-        sending.run_sender_pass()
+        sender.run_sender_pass()
     finally:
         server.stop()
     assert checker.seen == [("crm", "s3cret-smtp-pass")]
@@ -151,7 +153,7 @@ def test_with_an_unreadable_password_nothing_is_sent_and_nobody_is_blamed(inbox,
     services.campaign_start(campaign=campaign, user=owner)
     write_with_another_key(settings)  # e.g. the key was changed after the campaign started
     with caplog.at_level(logging.ERROR, logger="mailer"):
-        sending.run_sender_pass()
+        sender.run_sender_pass()
     assert not inbox.received
     assert campaign.recipients.get().status == CampaignRecipient.Status.PENDING
     assert "SMTP password cannot be decrypted, nothing sent" in [r.getMessage() for r in caplog.records]

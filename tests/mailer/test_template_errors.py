@@ -6,7 +6,8 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from backoffice.models import Notification
-from mailer import limits, sending, services
+from mailer import services
+from mailer.engine import limits, sender
 from mailer.exceptions import MailerError
 from mailer.models import Campaign, CampaignQueue, SendLog
 from tests.conftest import make_campaign
@@ -68,7 +69,7 @@ def test_a_template_broken_after_start_pauses_its_campaign_and_the_next_one_is_s
     start(other)
     break_body(broken, body)
 
-    sending.run_sender_pass()  # one pass: it must not crash, and must reach the second campaign
+    sender.run_sender_pass()  # one pass: it must not crash, and must reach the second campaign
 
     assert sorted(inbox.addresses()) == ["b1@example.org", "b2@example.org"]
     queue = CampaignQueue.objects.get(campaign=broken)
@@ -97,7 +98,7 @@ def test_a_recipient_whose_data_breaks_the_template_pauses_before_it_is_claimed(
     campaign.recipients.filter(email="b@example.org").update(variables={"pairs": ["Иван"]})
     start(campaign)
 
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     assert inbox.addresses() == ["a@example.org"]
     assert dict(campaign.recipients.values_list("email", "status")) == {
@@ -111,7 +112,7 @@ def test_resume_refuses_while_the_template_is_broken_and_clears_the_reason_once_
     campaign = make_campaign(owner, recipients=2)
     start(campaign)
     break_body(campaign, LOAD_CACHE)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     with pytest.raises(MailerError, match=r"тег \{% load %\} в письмах запрещён"):
         services.campaign_resume(campaign=campaign, user=owner)
@@ -120,5 +121,5 @@ def test_resume_refuses_while_the_template_is_broken_and_clears_the_reason_once_
     services.campaign_resume(campaign=campaign, user=owner)
     queue = CampaignQueue.objects.get(campaign=campaign)
     assert (queue.status, queue.pause_reason, queue.pause_detail) == ("pending", "", "")
-    sending.run_sender_pass()
+    sender.run_sender_pass()
     assert len(inbox.received) == 2

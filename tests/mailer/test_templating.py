@@ -3,10 +3,10 @@ filters, and renders bounded in output, loop iterations and time."""
 
 import pytest
 
+from mailer.engine.compose import CampaignTemplate, recipient_context
+from mailer.engine.template_library import ALLOWED_FILTERS, ALLOWED_TAGS
+from mailer.engine.templating import CampaignTemplateError
 from mailer.exceptions import MailerError
-from mailer.messages import CampaignTemplate, recipient_context
-from mailer.template_library import ALLOWED_FILTERS, ALLOWED_TAGS
-from mailer.templating import CampaignTemplateError
 
 LONG = "x" * 1000
 

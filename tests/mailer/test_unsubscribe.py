@@ -16,12 +16,13 @@ from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from mailer import sending, services, tokens
+from mailer import services
 from mailer.addresses import is_valid_email, normalize_email
 from mailer.checks import check_public_base_url_is_https
+from mailer.engine import sender
 from mailer.models import Campaign, CampaignRecipient, Unsubscribe
 from mailer.pii import extra_fields
-from mailer.suppression import suppress
+from mailer.suppression import suppress, tokens
 from tests.conftest import make_campaign
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +43,7 @@ def public_https(settings):
 def send_campaign(owner, emails, name="Осенняя рассылка"):
     campaign = make_campaign(owner, emails=emails, name=name)
     services.campaign_start(campaign=campaign, user=owner)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
     return campaign
 
 
@@ -166,7 +167,7 @@ def test_recipients_added_later_are_marked_at_once_whatever_the_spelling(clock, 
     )
     assert added.unsubscribed == 1
     services.campaign_start(campaign=campaign, user=owner)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     assert inbox.addresses() == ["olga@example.org"]
     assert campaign.recipients.get(email=ADDRESS).status == CampaignRecipient.Status.UNSUBSCRIBED

@@ -5,7 +5,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from mailer import limits, sending, services, status
+from mailer import services, status
+from mailer.engine import limits, sender
 from mailer.models import GlobalMailAccount, SendLog
 
 
@@ -22,7 +23,7 @@ class Command(BaseCommand):
                 "Проход пропущен; посмотрите mailer_status."
             )
         started, last_log = time.monotonic(), _last_log_id()
-        sending.run_sender_pass()
+        sender.run_sender_pass()
         self.stdout.write(_summary(last_log, time.monotonic() - started))
 
 

@@ -3,8 +3,9 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from mailer import policy, quota
+from mailer.engine import policy
 from mailer.models import GlobalMailAccount
+from mailer.smtp_bz import quota
 
 
 class Command(BaseCommand):

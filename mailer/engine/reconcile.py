@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 
-from .models import CampaignQueue, CampaignRecipient
+from mailer.models import CampaignQueue, CampaignRecipient
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import urllib.request
 
 from django.conf import settings
 
-from .stored_secrets import SecretUnreadable, reveal
+from mailer.stored_secrets import SecretUnreadable, reveal
 
 
 class ApiError(Exception):

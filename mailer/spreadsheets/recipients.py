@@ -4,17 +4,17 @@ Import: the e-mail column is required (header «email», «e-mail», «почт�
 and every other column become template variables («компания» is `{{ company }}`).
 Addresses are normalised; repeats in the file and addresses already in the campaign
 collapse into one; invalid addresses are skipped and reported with their spreadsheet line
-(mailer.spreadsheets); unsubscribed ones arrive marked.
+(mailer.spreadsheets.reporting); unsubscribed ones arrive marked.
 """
 
 import json
 
 from import_export import fields, resources, widgets
 
-from .addresses import is_valid_email, normalize_email
-from .models import Campaign, CampaignRecipient
-from .spreadsheets import EMAIL_HEADERS, ReportingResourceMixin, canonical_header, spreadsheet_line
-from .suppression import suppressed_among
+from mailer.addresses import is_valid_email, normalize_email
+from mailer.models import Campaign, CampaignRecipient
+from mailer.spreadsheets.reporting import EMAIL_HEADERS, ReportingResourceMixin, canonical_header, spreadsheet_line
+from mailer.suppression import suppressed_among
 
 HEADER_ALIASES = {
     "email": EMAIL_HEADERS,

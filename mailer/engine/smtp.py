@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail.backends.smtp import EmailBackend
 
-from .stored_secrets import reveal
+from mailer.stored_secrets import reveal
 
 PERMANENT = "permanent"
 TRANSIENT = "transient"

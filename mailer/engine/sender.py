@@ -16,10 +16,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backoffice.notifications import notify
-
-from . import limits, policy, quota, suppression
-from .addresses import is_valid_email
-from .messages import (
+from mailer import suppression
+from mailer.addresses import is_valid_email
+from mailer.engine import limits, policy
+from mailer.engine.compose import (
     CampaignTemplate,
     Rendered,
     build_message,
@@ -27,7 +27,9 @@ from .messages import (
     recipient_context,
     sample_context,
 )
-from .models import (
+from mailer.engine.smtp import PERMANENT, SmtpConnection, classify_smtp_error
+from mailer.engine.templating import CampaignTemplateError
+from mailer.models import (
     Campaign,
     CampaignQueue,
     CampaignRecipient,
@@ -36,11 +38,10 @@ from .models import (
     SmtpBzQuota,
     Unsubscribe,
 )
-from .pii import email_log_fields, redact
-from .smtp import PERMANENT, SmtpConnection, classify_smtp_error
-from .stored_secrets import UnreadableSecret
-from .templating import CampaignTemplateError
-from .tokens import make_test_token, make_token, unsubscribe_url
+from mailer.pii import email_log_fields, redact
+from mailer.smtp_bz import quota
+from mailer.stored_secrets import UnreadableSecret
+from mailer.suppression.tokens import make_test_token, make_token, unsubscribe_url
 
 logger = logging.getLogger(__name__)
 

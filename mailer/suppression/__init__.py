@@ -4,9 +4,9 @@ import logging
 
 from django.db import transaction
 
-from .addresses import normalize_email
-from .models import CampaignRecipient, Unsubscribe
-from .pii import email_log_fields
+from mailer.addresses import normalize_email
+from mailer.models import CampaignRecipient, Unsubscribe
+from mailer.pii import email_log_fields
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from django.core.cache import cache
 from django.db import DatabaseError
 from redis.exceptions import RedisError
 
-from . import policy
-from .exceptions import MailerError
+from mailer.engine import policy
+from mailer.exceptions import MailerError
 
 logger = logging.getLogger(__name__)
 

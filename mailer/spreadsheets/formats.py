@@ -1,6 +1,6 @@
 """The spreadsheet formats of the admin's imports and exports (django-import-export).
 
-Imports read through `spreadsheet_reader`, within its limits. Exports carry no live
+Imports read through `spreadsheets.reader`, within its limits. Exports carry no live
 formulas: a text cell that a spreadsheet program would run (leading `= + - @`, tab or CR)
 gets a leading apostrophe, in CSV and XLSX alike. Importing such a cell takes the apostrophe
 off again, so an exported list imports back unchanged.
@@ -9,7 +9,7 @@ off again, so an exported list imports back unchanged.
 import tablib
 from import_export.formats import base_formats
 
-from .spreadsheet_reader import CSV, XLSX, Table, read_table
+from mailer.spreadsheets.reader import CSV, XLSX, Table, read_table
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 NEUTRALISER = "'"

@@ -21,12 +21,11 @@ from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
 from config.client_ip import client_ip
-
-from .limits import CACHE_ERRORS
-from .models import CampaignRecipient, Unsubscribe
-from .pii import mask_email
-from .suppression import suppress
-from .tokens import BadToken, read_token
+from mailer.engine.limits import CACHE_ERRORS
+from mailer.models import CampaignRecipient, Unsubscribe
+from mailer.pii import mask_email
+from mailer.suppression import suppress
+from mailer.suppression.tokens import BadToken, read_token
 
 logger = logging.getLogger(__name__)
 

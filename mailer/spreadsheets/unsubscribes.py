@@ -2,15 +2,15 @@
 
 Import reads one column of addresses. Every row goes through `suppression.suppress`, so it is
 normalised and its waiting recipients are marked at once; bad rows are reported, not fatal
-(see mailer.spreadsheets).
+(see mailer.spreadsheets.reporting).
 """
 
 from import_export import fields, resources, widgets
 
-from .addresses import is_valid_email, normalize_email
-from .models import Unsubscribe
-from .spreadsheets import EMAIL_HEADERS, ReportingResourceMixin, canonical_header, spreadsheet_line
-from .suppression import suppress
+from mailer.addresses import is_valid_email, normalize_email
+from mailer.models import Unsubscribe
+from mailer.spreadsheets.reporting import EMAIL_HEADERS, ReportingResourceMixin, canonical_header, spreadsheet_line
+from mailer.suppression import suppress
 
 EMAIL_COLUMN = "email"
 MISSING_EMAIL_COLUMN = "В файле нет столбца с адресами: назовите его «email»."

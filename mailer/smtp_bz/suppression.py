@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from . import smtp_bz_api
-from .addresses import is_valid_email, normalize_email
-from .models import GlobalMailAccount, Unsubscribe
-from .pii import email_log_fields
-from .suppression import suppress, suppressed_among
+from mailer.addresses import is_valid_email, normalize_email
+from mailer.models import GlobalMailAccount, Unsubscribe
+from mailer.pii import email_log_fields
+from mailer.smtp_bz import api
+from mailer.suppression import suppress, suppressed_among
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +84,11 @@ def _count(value):
 
 def fetch_provider_list(*, api_key):
     """Every address on the provider's list, page by page. Raises ProviderListError or
-    smtp_bz_api.ApiError."""
+    api.ApiError."""
     found, offset = set(), 0
     for _ in range(MAX_PAGES):
         query = {"limit": PAGE_SIZE, "offset": offset}
-        page = parse_unsubscribe_page(smtp_bz_api.call("/unsubscribe", api_key=api_key, query=query))
+        page = parse_unsubscribe_page(api.call("/unsubscribe", api_key=api_key, query=query))
         before = len(found)
         found.update(page.addresses)
         offset += page.size
@@ -110,7 +110,7 @@ def sync_provider_suppression():
         return None
     try:
         provider = fetch_provider_list(api_key=api_key)
-    except (ProviderListError, smtp_bz_api.ApiError) as exc:
+    except (ProviderListError, api.ApiError) as exc:
         logger.error("smtp.bz suppression list sync failed", extra={"error": str(exc)})
         return SyncResult(error=str(exc))
     imported, invalid = import_provider_addresses(provider)
@@ -136,8 +136,8 @@ def push_missing(provider, *, api_key):
     missing = sorted(set(ours) - provider)[:PUSH_PER_RUN]
     for pushed, email in enumerate(missing):
         try:
-            smtp_bz_api.call("/unsubscribe/add", api_key=api_key, form={"address": email})
-        except smtp_bz_api.ApiError as exc:
+            api.call("/unsubscribe/add", api_key=api_key, form={"address": email})
+        except api.ApiError as exc:
             extra = {**email_log_fields(email), "error": str(exc)}
             logger.error("smtp.bz refused an unsubscribe", extra=extra)
             return pushed

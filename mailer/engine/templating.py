@@ -1,7 +1,7 @@
 """Staff templates are data, not code: a sandboxed Django template engine.
 
 The engine has no loaders, no `{% load %}` and none of Django's built-in tags or filters:
-only the allow-list of `mailer.template_library`, so `{% url %}`, `{% include %}`,
+only the allow-list of `mailer.engine.template_library`, so `{% url %}`, `{% include %}`,
 `{% cache %}` and friends never compile. Rendering is bounded while it happens: every piece
 of output is counted against `MAILER_TEMPLATE_MAX_OUTPUT_BYTES`, and the output counter and
 every loop iteration check the deadline of `MAILER_TEMPLATE_RENDER_SECONDS` and an
@@ -18,7 +18,7 @@ from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.template.base import Lexer, Parser, TextNode, VariableNode
 from django.template.defaulttags import FirstOfNode
 
-from .exceptions import MailerError
+from mailer.exceptions import MailerError
 
 # Loop iterations per message, all loops together: a campaign e-mail needs a handful; nested
 # loops over a long string need billions. Iterations of an empty loop body write nothing, so
@@ -100,7 +100,7 @@ class SandboxEngine(Engine):
 @functools.cache
 def sandbox_engine() -> Engine:
     return SandboxEngine(
-        loaders=[], libraries={}, builtins=["mailer.template_library"], autoescape=True, string_if_invalid=""
+        loaders=[], libraries={}, builtins=["mailer.engine.template_library"], autoescape=True, string_if_invalid=""
     )
 
 
@@ -132,7 +132,7 @@ class SandboxParser(Parser):
         super().extend_nodelist(nodelist, node, token)
 
     def invalid_block_tag(self, token, command, parse_until=None):
-        from .template_library import ALLOWED_TAGS
+        from mailer.engine.template_library import ALLOWED_TAGS
 
         if parse_until and (command.startswith("end") or command in {"else", "elif", "empty"}):
             expected = " или ".join(f"{{% {name} %}}" for name in parse_until)
@@ -144,7 +144,7 @@ class SandboxParser(Parser):
         raise self.error(token, f"тег {{% {command} %}} не закрыт — нет {{% {parse_until[-1]} %}}.")
 
     def find_filter(self, filter_name):
-        from .template_library import ALLOWED_FILTERS
+        from mailer.engine.template_library import ALLOWED_FILTERS
 
         if filter_name not in self.filters:
             raise TemplateSyntaxError(

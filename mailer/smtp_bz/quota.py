@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 from django.db.models import F
 
-from . import smtp_bz_api
-from .models import CampaignQueue, GlobalMailAccount, SmtpBzQuota
+from mailer.models import CampaignQueue, GlobalMailAccount, SmtpBzQuota
+from mailer.smtp_bz import api
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +49,8 @@ def _first_number(*candidates):
 
 def fetch_user(*, api_key):
     try:
-        return smtp_bz_api.call("/user", api_key=api_key)
-    except smtp_bz_api.ApiError as exc:
+        return api.call("/user", api_key=api_key)
+    except api.ApiError as exc:
         raise QuotaSyncError(str(exc)) from exc
 
 

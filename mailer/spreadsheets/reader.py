@@ -31,7 +31,7 @@ from openpyxl.styles.stylesheet import apply_stylesheet
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
 
-from .exceptions import MailerError
+from mailer.exceptions import MailerError
 
 XLSX = "xlsx"
 CSV = "csv"

@@ -13,7 +13,7 @@ import functools
 from django.conf import settings
 from django.template import Library, defaultfilters, defaulttags
 
-from .templating import RenderLimitExceeded
+from mailer.engine.templating import RenderLimitExceeded
 
 ALLOWED_TAGS = ("if", "for", "with", "comment", "spaceless", "firstof")
 ALLOWED_FILTERS = (

@@ -18,11 +18,11 @@ from django.conf import settings
 from django.core import signing
 from import_export.tmp_storages import BaseStorage
 
-from .exceptions import MailerError
+from mailer.exceptions import MailerError
 
 UPLOAD_TTL = timedelta(hours=1)
 TOKEN = re.compile(r"[0-9a-f]{32}")
-SALT = "mailer.import_uploads"
+SALT = "mailer.import_uploads"  # the module's old name: issued upload names stay valid
 
 UNKNOWN_UPLOAD = "Файл для импорта не найден. Загрузите его заново."
 EXPIRED_UPLOAD = "Загруженный файл устарел: подтвердить импорт можно в течение часа. Загрузите файл заново."

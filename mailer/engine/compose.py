@@ -1,5 +1,5 @@
 """Building campaign messages: templates compiled once per run (in the sandbox of
-mailer.templating), a MIME message per recipient."""
+mailer.engine.templating), a MIME message per recipient."""
 
 import html
 import mimetypes
@@ -12,7 +12,7 @@ from django.core.exceptions import SuspiciousOperation
 from django.core.mail import EmailMultiAlternatives
 from django.utils.html import strip_tags
 
-from .templating import CampaignTemplateError, RenderBudget, compile_template, render_template
+from mailer.engine.templating import CampaignTemplateError, RenderBudget, compile_template, render_template
 
 HTML_FOOTER = (
     '\n<p style="margin-top:24px;font-size:12px;color:#6b7280">'

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
-from .models import CampaignQueue
+from mailer.models import CampaignQueue
 
 Reason = CampaignQueue.DeferReason
 
