@@ -197,7 +197,7 @@ UNFOLD = {
     "SITE_SYMBOL": "mail",
     "SITE_URL": "/admin/",
     "SHOW_VIEW_ON_SITE": False,
-    "DASHBOARD_CALLBACK": "backoffice.dashboard.dashboard_callback",
+    "DASHBOARD_CALLBACK": "mailer.admin.dashboard.dashboard_callback",
     "SIDEBAR": {
         "show_search": True,
         "show_all_applications": False,

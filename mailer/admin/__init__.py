@@ -1,3 +1,11 @@
 """The mailer's back-office screens, one module a screen."""
 
-from mailer.admin import account, campaigns, queue, recipients, sendlog, unsubscribes  # noqa: F401
+from mailer.admin import (  # noqa: F401
+    account,
+    campaigns,
+    companies,
+    queue,
+    recipients,
+    sendlog,
+    unsubscribes,
+)

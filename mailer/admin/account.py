@@ -5,6 +5,7 @@ from django.contrib import admin
 from unfold.admin import ModelAdmin
 from unfold.widgets import UnfoldAdminPasswordWidget
 
+from backoffice.admin_mixins import SuperuserOnlyMixin
 from mailer.models import GlobalMailAccount, SmtpBzQuota
 from mailer.stored_secrets import UnreadableSecret
 
@@ -43,17 +44,6 @@ class GlobalMailAccountForm(forms.ModelForm):
 
     def clean_smtp_bz_api_key(self):
         return self._clean_secret("smtp_bz_api_key")
-
-
-class SuperuserOnlyMixin:
-    def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
 
 
 @admin.register(GlobalMailAccount)

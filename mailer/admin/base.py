@@ -30,19 +30,6 @@ class OwnedAdminMixin:
         return super().has_change_permission(request, obj)
 
 
-class ReadOnlyAdminMixin:
-    """A record of what happened: nobody adds, edits or deletes it here."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 def redirect_after_action(request, url):
     """A redirect that also works for unfold's dialogs, which post through htmx."""
     if request.headers.get("HX-Request"):

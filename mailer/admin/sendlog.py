@@ -1,7 +1,8 @@
 from django.contrib import admin
 from unfold.admin import ModelAdmin
 
-from mailer.admin.base import OwnedAdminMixin, ReadOnlyAdminMixin
+from backoffice.admin_mixins import ReadOnlyAdminMixin
+from mailer.admin.base import OwnedAdminMixin
 from mailer.models import SendLog
 
 
