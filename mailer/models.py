@@ -68,6 +68,16 @@ class SmtpBzQuota(models.Model):
         return cls.objects.order_by("-id").first()
 
 
+class CampaignQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Managers see their own campaigns; superusers see everyone's."""
+        return self if user.is_superuser else self.filter(created_by=user)
+
+    def editable(self):
+        """The rows whose `is_editable` holds, in SQL: where recipients may still be added."""
+        return self.filter(status__in=Campaign.EDITABLE_STATUSES)
+
+
 class Campaign(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Черновик"
@@ -75,6 +85,11 @@ class Campaign(models.Model):
         SENDING = "sending", "Отправляется"
         PAUSED = "paused", "На паузе"
         SENT = "sent", "Отправлена"
+
+    # Nothing of this version went out yet (draft), or the sender stopped (paused).
+    EDITABLE_STATUSES = (Status.DRAFT, Status.PAUSED)
+    # The sender's to work on: waiting in the queue or being sent.
+    IN_SENDERS_HANDS = (Status.READY, Status.SENDING)
 
     name = models.CharField("название", max_length=255)
     subject = models.CharField("тема письма", max_length=255)
@@ -94,6 +109,8 @@ class Campaign(models.Model):
     created_at = models.DateTimeField("создана", auto_now_add=True)
     updated_at = models.DateTimeField("изменена", auto_now=True)
 
+    objects = CampaignQuerySet.as_manager()
+
     class Meta:
         verbose_name = "кампания"
         verbose_name_plural = "кампании"
@@ -101,6 +118,58 @@ class Campaign(models.Model):
 
     def __str__(self):
         return self.name
+
+    # --- what staff may do now ---------------------------------------------------------------
+    # The services refuse an action unless its predicate holds, and every admin button (detail,
+    # row, inline, delete) shows by the same predicate. Those reading the queue use
+    # `campaign.queue`: lists select_related("queue").
+
+    @property
+    def is_editable(self) -> bool:
+        """Text, attachments and recipients may change."""
+        return self.status in self.EDITABLE_STATUSES
+
+    @property
+    def can_start(self) -> bool:
+        """Only a draft starts; a paused campaign is resumed instead."""
+        return self.status == self.Status.DRAFT
+
+    @property
+    def can_pause(self) -> bool:
+        """In the sender's hands and not finished (a campaign finished with errors stays
+        «Отправляется» with its queue completed: there is nothing left to pause)."""
+        queue = self.current_queue
+        return self.status in self.IN_SENDERS_HANDS and (queue is None or not queue.is_completed)
+
+    @property
+    def can_resume(self) -> bool:
+        """Paused, or waiting for a deferral that staff may cut short (checklist 8.2)."""
+        if self.status == self.Status.PAUSED:
+            return True
+        queue = self.current_queue
+        return self.status in self.IN_SENDERS_HANDS and queue is not None and queue.is_deferred
+
+    @property
+    def can_retry_failed(self) -> bool:
+        """Failures go back in line while the campaign is being sent or is paused."""
+        return self.status in (self.Status.SENDING, self.Status.PAUSED)
+
+    @property
+    def can_add_recipients(self) -> bool:
+        return self.is_editable
+
+    @property
+    def can_delete(self) -> bool:
+        """A campaign in the sender's hands is paused first, then deleted."""
+        return self.status not in self.IN_SENDERS_HANDS
+
+    @property
+    def current_queue(self) -> "CampaignQueue | None":
+        """The campaign's queue row, or None before its first start."""
+        try:
+            return self.queue
+        except CampaignQueue.DoesNotExist:
+            return None
 
 
 class CampaignAttachment(models.Model):
@@ -221,6 +290,15 @@ class CampaignQueue(models.Model):
 
     def __str__(self):
         return f"Очередь: {self.campaign}"
+
+    @property
+    def is_completed(self) -> bool:
+        return self.status == self.Status.COMPLETED
+
+    @property
+    def is_deferred(self) -> bool:
+        """Waiting in line for a gate to open at `deferred_until`."""
+        return self.status == self.Status.PENDING and self.deferred_until is not None
 
 
 class SendLog(models.Model):

@@ -30,9 +30,9 @@ ACCOUNT_DISABLED = "Отправка выключена: включите поч
 
 @transaction.atomic
 def campaign_start(*, campaign, user):
-    """Draft or paused → `ready`, with its queue created or re-armed for the sender."""
+    """Draft → `ready`, with its queue created or re-armed for the sender."""
     campaign = _locked(campaign)
-    _require_status(campaign, {Status.DRAFT, Status.PAUSED}, action="запустить")
+    _require(campaign.can_start, campaign, action="запустить")
     _require_account_enabled()
     _require_renders(campaign)
     counts = _recipient_counts(campaign)
@@ -55,7 +55,7 @@ def campaign_start(*, campaign, user):
 @transaction.atomic
 def campaign_pause(*, campaign, user):
     campaign = _locked(campaign)
-    _require_status(campaign, {Status.READY, Status.SENDING}, action="поставить на паузу")
+    _require(campaign.can_pause, campaign, action="поставить на паузу")
     campaign.status = Status.PAUSED
     campaign.save(update_fields=["status", "updated_at"])
     CampaignQueue.objects.filter(campaign=campaign).exclude(status=Queue.COMPLETED).update(
@@ -74,9 +74,7 @@ def campaign_resume(*, campaign, user):
     not render is refused here rather than paused again by the sender.
     """
     campaign = _locked(campaign)
-    queue = CampaignQueue.objects.filter(campaign=campaign).first()
-    deferred = queue is not None and queue.status == Queue.PENDING and queue.deferred_until
-    if campaign.status != Status.PAUSED and not deferred:
+    if not campaign.can_resume:
         raise MailerError(f"Кампания «{campaign.name}» не на паузе и не отложена — возобновлять нечего.")
     if campaign.status == Status.PAUSED:
         _require_account_enabled()
@@ -101,7 +99,7 @@ def campaign_retry_failed(*, campaign, user):
     """Puts recipients whose failure was temporary (or whose send was interrupted) back in
     the queue. Permanent failures (a rejected or invalid address) are not retried."""
     campaign = _locked(campaign)
-    _require_status(campaign, {Status.SENDING, Status.PAUSED}, action="повторить")
+    _require(campaign.can_retry_failed, campaign, action="повторить")
     _require_account_enabled()
     failed = campaign.recipients.filter(status=Recipient.FAILED)
     retried = failed.filter(error_kind__in=CampaignRecipient.RETRYABLE_ERROR_KINDS).update(
@@ -178,7 +176,7 @@ def add_recipients(*, campaign, recipients):
     `unsubscribed` so staff see why they get nothing.
     """
     campaign = _locked(campaign)
-    _require_status(campaign, {Status.DRAFT, Status.PAUSED}, action="дополнить")
+    _require(campaign.can_add_recipients, campaign, action="дополнить")
     result = AddedRecipients()
     fresh = {}
     for recipient in recipients:
@@ -226,14 +224,20 @@ def recipients_from_companies(*, campaign, companies):
 # --- shared checks -------------------------------------------------------------------------
 
 
-def _locked(campaign):
-    """The campaign row, fresh and locked until the action's transaction ends."""
-    return Campaign.objects.select_for_update().get(pk=campaign.pk)
+def _locked(campaign: Campaign) -> Campaign:
+    """The campaign row, fresh and locked until the action's transaction ends (its queue is
+    read with it, not locked: the predicates look at it)."""
+    return Campaign.objects.select_for_update(of=("self",)).select_related("queue").get(pk=campaign.pk)
 
 
-def _require_status(campaign, allowed, *, action):
-    if campaign.status not in allowed:
-        raise MailerError(f"Кампанию «{campaign.name}» в статусе «{campaign.get_status_display()}» нельзя {action}.")
+def _require(allowed: bool, campaign: Campaign, *, action: str) -> None:
+    """Refuses `action` unless the campaign's predicate (the one its button shows by) holds."""
+    if allowed:
+        return
+    refusal = f"Кампанию «{campaign.name}» в статусе «{campaign.get_status_display()}» нельзя {action}."
+    if campaign.status == Status.PAUSED and action == "запустить":
+        refusal += " Продолжить отправку — кнопка «Возобновить»."
+    raise MailerError(refusal)
 
 
 def _require_account_enabled():

@@ -26,8 +26,7 @@ class AddToCampaignForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        campaigns = Campaign.objects.filter(status__in=[Campaign.Status.DRAFT, Campaign.Status.PAUSED])
-        self.fields["campaign"].queryset = campaigns if user.is_superuser else campaigns.filter(created_by=user)
+        self.fields["campaign"].queryset = Campaign.objects.visible_to(user).editable()
 
 
 admin.site.unregister(Company)

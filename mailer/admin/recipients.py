@@ -15,12 +15,10 @@ from mailer.models import Campaign, CampaignRecipient
 from mailer.spreadsheets.recipients import RecipientResource, report_summary
 from mailer.suppression import suppressed_among
 
-EDITABLE = (Campaign.Status.DRAFT, Campaign.Status.PAUSED)
-
 
 def _campaigns_for(user, *, editable_only):
-    campaigns = Campaign.objects.all() if user.is_superuser else Campaign.objects.filter(created_by=user)
-    return campaigns.filter(status__in=EDITABLE) if editable_only else campaigns
+    campaigns = Campaign.objects.visible_to(user)
+    return campaigns.editable() if editable_only else campaigns
 
 
 class RecipientImportForm(BoundedImportForm):
@@ -62,7 +60,7 @@ class CampaignRecipientAdmin(OwnedAdminMixin, SpreadsheetAdminMixin, ModelAdmin,
     list_filter = (("campaign", CampaignFilter), "status", "error_kind")
     list_filter_submit = True
     search_fields = ("email", "name", "campaign__name")
-    list_select_related = ("campaign",)
+    list_select_related = ("campaign",)  # each row's campaign decides whether it may change
     readonly_fields = (
         "status",
         "error_kind",
@@ -78,8 +76,15 @@ class CampaignRecipientAdmin(OwnedAdminMixin, SpreadsheetAdminMixin, ModelAdmin,
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
-        form.base_fields["campaign"].queryset = _campaigns_for(request.user, editable_only=obj is None)
+        form.base_fields["campaign"].queryset = _campaigns_for(request.user, editable_only=True)
         return form
+
+    def has_change_permission(self, request, obj=None):
+        # As on the campaign's own recipients tab: only while the campaign may change.
+        if not super().has_change_permission(request, obj):
+            return False
+        recipient = self.get_object(request, str(obj)) if isinstance(obj, str | int) else obj
+        return recipient is None or recipient.campaign.is_editable
 
     def save_model(self, request, obj, form, change):
         if not change and suppressed_among([obj.email]):

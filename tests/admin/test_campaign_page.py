@@ -148,3 +148,26 @@ def test_a_template_error_shows_on_the_page_in_the_queue_and_in_the_poll(client,
     assert state["pause_detail"].startswith("Ошибка в шаблоне письма («Текст письма (HTML)», строка 1)")
     assert state["reason_text"] == reason
     assert state["queue_status"] == "paused"
+
+
+# --- one fetch of the campaign per request --------------------------------------------------
+
+
+def test_the_campaign_page_fetches_its_campaign_once_in_a_fixed_number_of_queries(
+    client, manager_a, mail_account, clock, django_assert_num_queries
+):
+    campaign = make_campaign(manager_a, recipients=30)
+    services.campaign_start(campaign=campaign, user=manager_a)
+    client.force_login(manager_a)
+    url = reverse("admin:mailer_campaign_change", args=[campaign.pk])
+    client.get(url)  # the session's first request warms what later ones do not repeat
+
+    # session, user, the campaign (with its queue and progress), the user's permissions (2),
+    # attachments, recipients (count ×2, the tab's page, the preview's sample), the badge of
+    # notifications, the campaign's author. Each button used to fetch the campaign again (26).
+    with django_assert_num_queries(12) as captured:
+        assert client.get(url).status_code == 200
+    campaign_reads = [
+        q["sql"] for q in captured.captured_queries if q["sql"].startswith('SELECT "mailer_campaign"."id"')
+    ]
+    assert len(campaign_reads) == 1

@@ -20,7 +20,7 @@ def start(campaign, user=None):
 # --- start --------------------------------------------------------------------------------
 
 
-def test_start_creates_the_queue_and_restart_after_pause_rearms_it(clock, mail_account, owner):
+def test_start_creates_the_queue_and_a_paused_campaign_is_resumed_not_started_again(clock, mail_account, owner):
     campaign = make_campaign(owner, recipients=2)
     start(campaign)
     queue = CampaignQueue.objects.get(campaign=campaign)
@@ -29,12 +29,17 @@ def test_start_creates_the_queue_and_restart_after_pause_rearms_it(clock, mail_a
     services.campaign_pause(campaign=campaign, user=owner)
     assert CampaignQueue.objects.get(campaign=campaign).status == CampaignQueue.Status.PAUSED
     clock.move_to(msk(2026, 11, 30, 10, 5))
-    start(campaign)
+    with pytest.raises(MailerError) as refusal:
+        start(campaign)
+    assert str(refusal.value) == (
+        "Кампанию «Осенняя рассылка» в статусе «На паузе» нельзя запустить. Продолжить отправку — кнопка «Возобновить»."
+    )
+    services.campaign_resume(campaign=campaign, user=owner)
 
     queue.refresh_from_db()
     campaign.refresh_from_db()
     assert (campaign.status, queue.status) == (Campaign.Status.READY, CampaignQueue.Status.PENDING)
-    assert queue.queued_at == msk(2026, 11, 30, 10, 5)
+    assert queue.queued_at == msk(2026, 11, 30, 10, 0)  # it keeps its place in line
     assert CampaignQueue.objects.count() == 1
 
 
