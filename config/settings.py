@@ -150,7 +150,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", "Русский")]
 LOCALE_PATHS = [BASE_DIR / "locale"]  # Russian for django-unfold's own strings
-TIME_ZONE = "Europe/Moscow"
+# One zone for the admin and the mailer's rules: working hours, "today", the hourly counter keys.
+TIME_ZONE = env.str("TIME_ZONE", default="Europe/Moscow")
 USE_I18N = True
 USE_TZ = True
 
@@ -371,7 +372,6 @@ MAILER_STUCK_AFTER_MINUTES = env.int("MAILER_STUCK_AFTER_MINUTES", default=30)
 MAILER_WORKING_HOURS_ENABLED = env.bool("MAILER_WORKING_HOURS_ENABLED", default=True)
 MAILER_WORKING_HOURS_START = env.int("MAILER_WORKING_HOURS_START", default=9)
 MAILER_WORKING_HOURS_END = env.int("MAILER_WORKING_HOURS_END", default=18)
-MAILER_TIME_ZONE = env.str("MAILER_TIME_ZONE", default="Europe/Moscow")
 MAILER_SMTP_TIMEOUT = env.float("MAILER_SMTP_TIMEOUT", default=15.0)
 MAILER_SMTP_BZ_API_URL = env.str("MAILER_SMTP_BZ_API_URL", default="https://api.smtp.bz/v1")
 MAILER_SMTP_BZ_API_TIMEOUT = env.float("MAILER_SMTP_BZ_API_TIMEOUT", default=10.0)

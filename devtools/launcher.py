@@ -24,7 +24,7 @@ DEMO_ENVIRONMENT = {"DEBUG": "True", "DEVTOOLS": "True"}
 # Working hours: a newcomer may try it at 20:00. The rate: so that test sends and repeated
 # demo runs never hit the 100/hour gate. Anything set in the environment wins.
 DEMO_RELAXATIONS = {
-    "MAILER_WORKING_HOURS_ENABLED": ("false", "отправка в любое время, а не только 09:00–18:00 МСК"),
+    "MAILER_WORKING_HOURS_ENABLED": ("false", "отправка в любое время, а не только {working_hours}"),
     "MAILER_RATE_PER_HOUR": ("1000", "1000 писем в час вместо 100"),
 }
 
@@ -80,8 +80,11 @@ def point_account_at_catcher(*, host, port):
 
 
 def demo_relaxations(environ):
+    from mailer.engine.policy import working_hours_label  # after the settings, like the models
+
+    hours = working_hours_label()
     return [
-        Relaxation(name, environ.get(name, value), why, from_environment=name in environ)
+        Relaxation(name, environ.get(name, value), why.format(working_hours=hours), from_environment=name in environ)
         for name, (value, why) in DEMO_RELAXATIONS.items()
     ]
 

@@ -13,6 +13,7 @@ from django.views.generic import TemplateView
 from unfold.views import UnfoldSiteViewMixin
 
 from devtools import outbox
+from mailer.engine import policy
 
 
 def can_view_outbox(request):
@@ -40,7 +41,7 @@ class OutboxListView(_OutboxView):
             total=outbox.count(),
             limit=outbox.LIST_LIMIT,
             table={
-                "headers": ["Дата (МСК)", "От", "Кому", "Тема", "Размер"],
+                "headers": [f"Дата ({policy.zone_label()})", "От", "Кому", "Тема", "Размер"],
                 "rows": [_row(summary) for summary in outbox.recent()],
             },
             **kwargs,
@@ -58,6 +59,7 @@ class OutboxMessageView(_OutboxView):
         return super().get_context_data(
             message=message,
             date=_when(message.summary),
+            zone_label=policy.zone_label(),
             subtitle=message.summary.subject or "(без темы)",
             **kwargs,
         )

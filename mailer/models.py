@@ -261,7 +261,7 @@ class CampaignQueue(models.Model):
         RATE_PER_HOUR = "rate_per_hour", "Достигнут лимит писем в час"
         DAILY_LIMIT = "daily_limit", "Достигнут дневной лимит менеджера"
         QUOTA_EXHAUSTED = "quota_exhausted", "Исчерпана месячная квота провайдера"
-        OUTSIDE_HOURS = "outside_hours", "Вне рабочего времени (09:00–18:00 МСК)"
+        OUTSIDE_HOURS = "outside_hours", "Вне рабочего времени"  # the hours: selectors.reason_label
         CIRCUIT_BREAKER = "circuit_breaker", "Много ошибок SMTP подряд"
 
     class PauseReason(models.TextChoices):

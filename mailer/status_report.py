@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.conf import settings
 
-from mailer import status
+from mailer import selectors
 from mailer.engine import limits, policy
 from mailer.models import CampaignQueue, GlobalMailAccount
 
@@ -21,10 +21,10 @@ THROTTLE_TITLES = {"campaign_start": "запуск кампаний", "send_test
 
 
 def build(*, now, user=None):
-    snapshot = status.snapshot(now=now)
+    snapshot = selectors.snapshot(now=now)
     account = GlobalMailAccount.load()
     return {
-        "now": status.local_iso(now),
+        "now": selectors.local_iso(now),
         "account": {"enabled": account.is_enabled, "host": account.smtp_host, "port": account.smtp_port},
         "working_hours": {
             "enabled": settings.MAILER_WORKING_HOURS_ENABLED,
@@ -34,15 +34,18 @@ def build(*, now, user=None):
         },
         "queue": _queue(snapshot, now=now),
         "hourly": {**snapshot["hourly"], "key": limits.hourly_rate_key(now=now)},
-        "daily": {"limit": account.per_user_daily_limit, "users": status.daily_usage(now=now)},
+        "daily": {"limit": account.per_user_daily_limit, "users": selectors.daily_usage(now=now)},
         "quota": snapshot["quota"],
-        "sender_lock": {**status.cache_entry(limits.SENDER_LOCK_KEY), "ttl_setting": settings.MAILER_SENDER_LOCK_TTL},
+        "sender_lock": {
+            **selectors.cache_entry(limits.SENDER_LOCK_KEY),
+            "ttl_setting": settings.MAILER_SENDER_LOCK_TTL,
+        },
         "throttles": _throttles(user),
     }
 
 
 def _queue(snapshot, *, now):
-    queues = [_queue_row(queue, now=now) for queue in status.queue_overview()]
+    queues = [_queue_row(queue, now=now) for queue in selectors.queue_overview()]
     return {
         "active": snapshot["active_campaign"],
         "active_status": snapshot["queue_status"],
@@ -67,9 +70,9 @@ def _queue_row(queue, *, now):
         "state": "deferred" if deferred else queue.status,
         "defer_reason": queue.defer_reason,
         "pause_reason": queue.pause_reason,
-        "reason_text": status.reason_text(queue, now=now),
-        "deferred_until": status.local_iso(queue.deferred_until),
-        "queued_at": status.local_iso(queue.queued_at),
+        "reason_text": selectors.reason_text(queue, now=now),
+        "deferred_until": selectors.local_iso(queue.deferred_until),
+        "queued_at": selectors.local_iso(queue.queued_at),
         "recipients_total": queue.total,
         "recipients_done": queue.done,
         "consecutive_transient_errors": queue.consecutive_transient_errors,
@@ -79,7 +82,7 @@ def _queue_row(queue, *, now):
 def _throttles(user):
     if user is None:
         return None
-    return {"user": user.get_username(), "user_id": user.pk, "items": status.throttle_state(user)}
+    return {"user": user.get_username(), "user_id": user.pk, "items": selectors.throttle_state(user)}
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -101,7 +104,7 @@ def render(report):
 def _header(report):
     account = report["account"]
     hours = report["working_hours"]
-    window = f"{hours['start']:02d}:00–{hours['end']:02d}:00 МСК"
+    window = policy.working_hours_label()
     if not hours["enabled"]:
         hours_line = f"Рабочее время ({window}): проверка выключена (MAILER_WORKING_HOURS_ENABLED=false)"
     else:
@@ -109,7 +112,7 @@ def _header(report):
     enabled = "включена" if account["enabled"] else "ВЫКЛЮЧЕНА (включите в «Настройках почты»)"
     return "\n".join(
         [
-            f"Состояние рассылок на {_moment(report['now'])} (МСК)",
+            f"Состояние рассылок на {_moment(report['now'])} ({policy.zone_label()})",
             f"Отправка: {enabled}; SMTP {account['host']}:{account['port']}",
             hours_line,
         ]
@@ -129,7 +132,7 @@ def _queue_text(queue):
         lines.append(f"  {title}: {len(group) or 'нет'}")
         lines += [f"    {_queue_line(q)}" for q in group]
     if queue["next_campaign_at"]:
-        lines.append(f"  Следующая кампания начнётся: {_moment(queue['next_campaign_at'])} (МСК)")
+        lines.append(f"  Следующая кампания начнётся: {_moment(queue['next_campaign_at'])} ({policy.zone_label()})")
     return "\n".join(lines)
 
 
@@ -174,7 +177,9 @@ def _quota_text(quota):
     if quota["available"] is None:
         line = "Квота smtp.bz: ещё не синхронизировалась (проверка квоты не ограничивает отправку)"
     else:
-        synced = _moment(quota["last_synced_at"]) + " (МСК)" if quota["last_synced_at"] else "никогда"
+        synced = (
+            _moment(quota["last_synced_at"]) + f" ({policy.zone_label()})" if quota["last_synced_at"] else "никогда"
+        )
         line = f"Квота smtp.bz: осталось {quota['available']} из {quota['limit']}, синхронизирована {synced}"
     if quota["sync_error"]:
         line += f"\n  ошибка последней синхронизации: {quota['sync_error']}"

@@ -11,7 +11,7 @@ from django.utils.html import escape, format_html
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
 
-from mailer import status
+from mailer import selectors
 from mailer.admin.base import OwnedAdminMixin
 from mailer.admin.campaign_actions import CampaignActionsMixin
 from mailer.admin.forms import AttachmentForm, CampaignForm, RecipientForm
@@ -150,7 +150,7 @@ class CampaignAdmin(CampaignActionsMixin, OwnedAdminMixin, ModelAdmin):
         # The progress block says at once why the campaign waits; its script keeps it current.
         campaign = self.get_object(request, object_id)
         queue = campaign.current_queue if campaign is not None else None
-        extra_context = {**(extra_context or {}), "queue_reason": status.reason_text(queue, now=timezone.now())}
+        extra_context = {**(extra_context or {}), "queue_reason": selectors.reason_text(queue, now=timezone.now())}
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):

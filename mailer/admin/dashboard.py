@@ -2,14 +2,12 @@
 
 import json
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from mailer import status
+from mailer import selectors
 from mailer.engine import policy
 from mailer.models import SendLog
 
@@ -22,12 +20,13 @@ def dashboard_callback(request, context):
         sent=Count("id", filter=Q(status=SendLog.Status.SENT)),
         failed=Count("id", filter=Q(status=SendLog.Status.FAILED)),
     )
-    snapshot = status.snapshot(now=now, can_see=lambda c: user.is_superuser or c.created_by_id == user.pk)
+    snapshot = selectors.snapshot(now=now, can_see=lambda c: user.is_superuser or c.created_by_id == user.pk)
     context.update(
         {
             "today": today,
             "snapshot": snapshot,
             "quota_synced_local": _local(snapshot["quota"]["last_synced_at"]),
+            "working_hours_label": policy.working_hours_label(),
             "chart": json.dumps(_hourly_chart(logs, now=now), ensure_ascii=False),
         }
     )
@@ -42,7 +41,7 @@ def _local(iso_moment):
 
 def _hourly_chart(logs, *, now):
     """Sends per hour for the last 24 hours, in the mailer's time zone, empty hours included."""
-    zone = ZoneInfo(settings.MAILER_TIME_ZONE)
+    zone = policy.zone()
     first = policy.next_hour_start(now=now) - timedelta(hours=24)
     counts = dict(
         logs.filter(status=SendLog.Status.SENT, created_at__gte=first)

@@ -5,8 +5,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.utils import timezone
 
-from mailer import status
-from mailer.engine import sender
+from mailer import selectors
 from mailer.models import Campaign, GlobalMailAccount
 
 
@@ -16,9 +15,9 @@ def poll(request):
         raise PermissionDenied
     now = timezone.now()
     own = Campaign.objects.all() if user.is_superuser else Campaign.objects.filter(created_by=user)
-    data = status.snapshot(now=now, can_see=lambda campaign: user.is_superuser or campaign.created_by_id == user.pk)
+    data = selectors.snapshot(now=now, can_see=lambda campaign: user.is_superuser or campaign.created_by_id == user.pk)
     data["daily"] = {
-        "used": sender.owner_sent_today(user.pk, now=now),
+        "used": selectors.owner_sent_today(user.pk, now=now),
         "limit": GlobalMailAccount.load().per_user_daily_limit,
     }
     campaign_id = request.GET.get("campaign")
@@ -33,11 +32,11 @@ def poll(request):
 def _campaign_state(campaign, *, now):
     queue = getattr(campaign, "queue", None)
     return {
-        **status.campaign_progress(campaign),
+        **selectors.campaign_progress(campaign),
         "queue_status": queue.status if queue else None,
         "reason_code": queue.defer_reason if queue else "",
-        "reason_text": status.reason_text(queue, now=now),
-        "deferred_until": status.local_iso(queue.deferred_until) if queue else None,
+        "reason_text": selectors.reason_text(queue, now=now),
+        "deferred_until": selectors.local_iso(queue.deferred_until) if queue else None,
         "pause_reason": queue.pause_reason if queue else "",
         "pause_detail": queue.pause_detail if queue else "",
     }

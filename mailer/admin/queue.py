@@ -7,7 +7,7 @@ from unfold.decorators import display
 
 from mailer.admin.base import OwnedAdminMixin
 from mailer.models import CampaignQueue
-from mailer.status import reason_text, with_progress
+from mailer.selectors import reason_text, with_progress
 
 
 @admin.register(CampaignQueue)

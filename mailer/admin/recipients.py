@@ -8,6 +8,7 @@ from unfold.contrib.filters.admin import RelatedDropdownFilter
 from unfold.contrib.import_export.forms import ExportForm
 from unfold.widgets import UnfoldAdminSelectWidget
 
+from mailer import transitions
 from mailer.admin.base import OwnedAdminMixin
 from mailer.admin.forms import RecipientForm
 from mailer.admin.spreadsheet_io import BoundedImportForm, IssuedUploadConfirmForm, SpreadsheetAdminMixin
@@ -87,9 +88,10 @@ class CampaignRecipientAdmin(OwnedAdminMixin, SpreadsheetAdminMixin, ModelAdmin,
         return recipient is None or recipient.campaign.is_editable
 
     def save_model(self, request, obj, form, change):
-        if not change and suppressed_among([obj.email]):
-            obj.status = CampaignRecipient.Status.UNSUBSCRIBED
         super().save_model(request, obj, form, change)
+        if not change and suppressed_among([obj.email]):
+            transitions.mark_unsubscribed(campaign_id=obj.campaign_id, emails=[obj.email])
+            obj.refresh_from_db(fields=["status"])
 
     # --- import ---------------------------------------------------------------------------
 

@@ -33,8 +33,41 @@ class SendingBudget:
     quota_available: int | None  # None: the provider's quota was never synced
 
 
-def local_time(now):
-    return now.astimezone(ZoneInfo(settings.MAILER_TIME_ZONE))
+# Russian short names of the zones the mailer may run in; any other shows its own name.
+ZONE_LABELS = {
+    "Europe/Kaliningrad": "МСК−1",
+    "Europe/Moscow": "МСК",
+    "Europe/Samara": "МСК+1",
+    "Asia/Yekaterinburg": "МСК+2",
+    "Asia/Omsk": "МСК+3",
+    "Asia/Novosibirsk": "МСК+4",
+    "Asia/Krasnoyarsk": "МСК+4",
+    "Asia/Irkutsk": "МСК+5",
+    "Asia/Yakutsk": "МСК+6",
+    "Asia/Vladivostok": "МСК+7",
+    "Asia/Magadan": "МСК+8",
+    "Asia/Kamchatka": "МСК+9",
+}
+
+
+def zone() -> ZoneInfo:
+    """The mailer's time zone (Django's TIME_ZONE): working hours, "today", the hourly keys."""
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def zone_label() -> str:
+    """What staff read after a time: «МСК» for Europe/Moscow."""
+    return ZONE_LABELS.get(settings.TIME_ZONE, settings.TIME_ZONE)
+
+
+def working_hours_label() -> str:
+    """«09:00–18:00 МСК», from MAILER_WORKING_HOURS_START/END and the zone."""
+    start, end = settings.MAILER_WORKING_HOURS_START, settings.MAILER_WORKING_HOURS_END
+    return f"{start:02d}:00–{end:02d}:00 {zone_label()}"
+
+
+def local_time(now: datetime) -> datetime:
+    return now.astimezone(zone())
 
 
 def is_working_hours(*, now):

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 
-from mailer.models import CampaignQueue, CampaignRecipient
+from mailer import transitions
+from mailer.models import CampaignQueue
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +42,7 @@ def reconcile_queues(*, now):
                 "minutes_stuck": minutes,
             },
         )
-    interrupted = CampaignRecipient.objects.filter(
-        status=CampaignRecipient.Status.SENDING, claimed_at__lt=cutoff
-    ).update(
-        status=CampaignRecipient.Status.FAILED,
-        error_kind=CampaignRecipient.ErrorKind.INTERRUPTED,
-        last_error=INTERRUPTED,
-    )
+    interrupted = transitions.mark_interrupted(claimed_before=cutoff, text=INTERRUPTED)
     if interrupted:
         logger.warning("Interrupted sends marked failed, not resent", extra={"recipients": interrupted})
     return {"stuck_queues": len(stuck), "interrupted_recipients": interrupted}

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 from django.db.models import F
 
-from mailer.models import CampaignQueue, GlobalMailAccount, SmtpBzQuota
+from mailer import transitions
+from mailer.models import GlobalMailAccount, SmtpBzQuota
 from mailer.smtp_bz import api
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def sync_quota(*, now):
     else:
         logger.info("smtp.bz API key is not set, quota not synced")
     if current and current.emails_available > 0:
-        resume_quota_deferred(now=now)
+        transitions.make_quota_deferred_due(now=now)  # the sender checks the gate again
     return current
 
 
@@ -91,15 +92,6 @@ def _store(current, *, api_key, now):
         extra={"emails_available": figures.emails_available, "emails_limit": figures.emails_limit},
     )
     return row
-
-
-def resume_quota_deferred(*, now):
-    """Campaigns waiting for quota become due now; the sender re-checks the gate."""
-    return CampaignQueue.objects.filter(
-        status=CampaignQueue.Status.PENDING,
-        defer_reason=CampaignQueue.DeferReason.QUOTA_EXHAUSTED,
-        deferred_until__gt=now,
-    ).update(deferred_until=now)
 
 
 def consume(quota, count=1):

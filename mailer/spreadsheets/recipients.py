@@ -11,6 +11,7 @@ import json
 
 from import_export import fields, resources, widgets
 
+from mailer import transitions
 from mailer.addresses import is_valid_email, normalize_email
 from mailer.models import Campaign, CampaignRecipient
 from mailer.spreadsheets.reporting import EMAIL_HEADERS, ReportingResourceMixin, canonical_header, spreadsheet_line
@@ -69,6 +70,9 @@ class RecipientResource(ReportingResourceMixin, resources.ModelResource):
         return recipient.campaign.name
 
     def dehydrate_status(self, recipient):
+        if recipient.status == CampaignRecipient.Status.PENDING and recipient.email in getattr(self, "suppressed", ()):
+            # An import marks it right after saving (after_import): the preview says so already.
+            return CampaignRecipient.Status.UNSUBSCRIBED.label
         return recipient.get_status_display()
 
     # --- import -------------------------------------------------------------------------
@@ -97,8 +101,11 @@ class RecipientResource(ReportingResourceMixin, resources.ModelResource):
         super().import_instance(instance, row, **kwargs)
         if instance.pk is None:
             instance.variables = {c: _cell(row[c]) for c in self.extra_columns if _cell(row[c])}
-            if instance.email in self.suppressed:
-                instance.status = CampaignRecipient.Status.UNSUBSCRIBED
+
+    def after_import(self, dataset, result, **kwargs):
+        super().after_import(dataset, result, **kwargs)
+        if self.suppressed:  # addresses that unsubscribed earlier arrive marked: they get nothing
+            transitions.mark_unsubscribed(campaign_id=self.campaign.pk, emails=self.suppressed)
 
     def skip_row(self, instance, original, row, import_validation_errors=None):
         email = row["email"]

@@ -4,8 +4,9 @@ import logging
 
 from django.db import transaction
 
+from mailer import transitions
 from mailer.addresses import normalize_email
-from mailer.models import CampaignRecipient, Unsubscribe
+from mailer.models import Unsubscribe
 from mailer.pii import email_log_fields
 
 logger = logging.getLogger(__name__)
@@ -22,9 +23,7 @@ def suppress(email, *, source, campaign=None, user=None):
     entry, created = Unsubscribe.objects.get_or_create(
         email=email, defaults={"source": source, "campaign": campaign, "created_by": user}
     )
-    skipped = CampaignRecipient.objects.filter(email=email, status=CampaignRecipient.Status.PENDING).update(
-        status=CampaignRecipient.Status.UNSUBSCRIBED
-    )
+    skipped = transitions.mark_unsubscribed(emails=[email])
     if created:
         fields = {
             **email_log_fields(email),

@@ -106,3 +106,34 @@ def test_circuit_breaker_threshold(settings):
     assert policy.trips_circuit_breaker(10)
     settings.MAILER_CIRCUIT_BREAKER_THRESHOLD = 3
     assert policy.trips_circuit_breaker(3)
+
+
+# --- labels built from the settings, one time zone --------------------------------------------
+
+
+def test_the_working_hours_label_is_built_from_the_settings(settings):
+    assert policy.working_hours_label() == "09:00–18:00 МСК"
+    settings.MAILER_WORKING_HOURS_START, settings.MAILER_WORKING_HOURS_END = 8, 20
+    assert policy.working_hours_label() == "08:00–20:00 МСК"
+    settings.TIME_ZONE = "Asia/Yekaterinburg"
+    assert policy.working_hours_label() == "08:00–20:00 МСК+2"
+    settings.TIME_ZONE = "Europe/Berlin"  # no Russian short name: the zone's own
+    assert policy.zone_label() == "Europe/Berlin"
+
+
+def test_the_rules_follow_the_one_time_zone_setting(settings):
+    settings.TIME_ZONE = "Asia/Yekaterinburg"  # two hours ahead of Moscow
+    assert policy.is_working_hours(now=msk(2026, 11, 30, 7, 30))  # 09:30 there
+    assert not policy.is_working_hours(now=msk(2026, 11, 30, 16, 30))  # 18:30 there
+    assert policy.hour_label(now=msk(2026, 11, 30, 10, 0)) == "2026-11-30:12"
+
+
+@pytest.mark.django_db
+def test_a_deferral_outside_hours_names_the_configured_hours(settings):
+    from mailer import selectors
+
+    settings.MAILER_WORKING_HOURS_START = 10
+    queue = CampaignQueue(defer_reason="outside_hours", deferred_until=msk(2026, 12, 1, 10, 0))
+    assert selectors.reason_text(queue, now=msk(2026, 11, 30, 20, 0)) == (
+        "Вне рабочего времени (10:00–18:00 МСК). Продолжится 01.12.2026 в 10:00 (МСК)."
+    )

@@ -5,7 +5,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from mailer import services, status
+from mailer import selectors, services
 from mailer.engine import limits, sender
 from mailer.models import GlobalMailAccount, SendLog
 
@@ -36,7 +36,7 @@ def _summary(last_log, seconds):
     sent = logs.filter(status=SendLog.Status.SENT).count()
     failed = logs.filter(status=SendLog.Status.FAILED).count()
     lines = [f"Проход отправителя завершён за {seconds:.1f} с: отправлено {sent}, ошибок {failed}."]
-    snapshot = status.snapshot(now=timezone.now())
+    snapshot = selectors.snapshot(now=timezone.now())
     if snapshot["reason_text"]:
         lines.append(f"Кампания «{snapshot['active_campaign']['name']}» отложена: {snapshot['reason_text']}")
     elif snapshot["active_campaign"] is None:

@@ -16,6 +16,27 @@ Recipient = CampaignRecipient.Status
 WAITING = (Queue.PENDING, Queue.PROCESSING)
 
 
+def next_queue(*, now, exclude=()):
+    """The queue the sender works on next: the one it holds (`processing`), else the first
+    waiting one that is due (priority, then FIFO), skipping `exclude` (tried this pass)."""
+    queues = CampaignQueue.objects.select_related("campaign__created_by").exclude(pk__in=exclude)
+    in_progress = queues.filter(status=Queue.PROCESSING).first()
+    if in_progress:
+        return in_progress
+    due = Q(deferred_until__isnull=True) | Q(deferred_until__lte=now)
+    return queues.filter(due, status=Queue.PENDING).first()
+
+
+def owner_sent_today(user_id, *, now):
+    """Messages sent today (in the mailer's time zone) from the user's campaigns: what the
+    daily-limit gate counts."""
+    return SendLog.objects.filter(
+        status=SendLog.Status.SENT,
+        campaign__created_by_id=user_id,
+        created_at__gte=policy.day_start(now=now),
+    ).count()
+
+
 def campaign_progress(campaign):
     """Counts by status in one aggregate query; `percent` is the share already dealt with."""
     counts = campaign.recipients.aggregate(
@@ -37,6 +58,14 @@ def campaign_progress(campaign):
     }
 
 
+def reason_label(reason: str) -> str:
+    """A defer reason as staff read it; outside working hours names the hours."""
+    label = CampaignQueue.DeferReason(reason).label
+    if reason == CampaignQueue.DeferReason.OUTSIDE_HOURS:
+        return f"{label} ({policy.working_hours_label()})"
+    return label
+
+
 def reason_text(queue, *, now=None):
     """Why the campaign waits, in Russian: the sender's pause with what staff must fix, or the
     defer reason with the time it goes on («… Продолжится в 11:00 (МСК).»)."""
@@ -45,9 +74,9 @@ def reason_text(queue, *, now=None):
         return f"{what} Исправьте и нажмите «Возобновить»."
     if not queue or not queue.defer_reason:
         return ""
-    text = CampaignQueue.DeferReason(queue.defer_reason).label
+    text = reason_label(queue.defer_reason)
     if queue.deferred_until:
-        text += f". Продолжится {_when(queue.deferred_until, now=now)} (МСК)"
+        text += f". Продолжится {_when(queue.deferred_until, now=now)} ({policy.zone_label()})"
     elif queue.defer_reason == CampaignQueue.DeferReason.CIRCUIT_BREAKER:
         text += ". Проверьте настройки почты и возобновите кампанию вручную"
     return text + "."
@@ -106,7 +135,7 @@ def snapshot(*, now, can_see=lambda campaign: True):
 
 
 def local_iso(moment):
-    """Times go out in the mailer's time zone (Moscow), as staff read them."""
+    """Times go out in the mailer's time zone, as staff read them."""
     return policy.local_time(moment).isoformat() if moment else None
 
 
