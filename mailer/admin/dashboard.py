@@ -1,7 +1,7 @@
 """The back-office home page: today's sends, limits, the active campaign, the last 24 hours."""
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
@@ -25,18 +25,11 @@ def dashboard_callback(request, context):
         {
             "today": today,
             "snapshot": snapshot,
-            "quota_synced_local": _local(snapshot["quota"]["last_synced_at"]),
             "working_hours_label": policy.working_hours_label(),
             "chart": json.dumps(_hourly_chart(logs, now=now), ensure_ascii=False),
         }
     )
     return context
-
-
-def _local(iso_moment):
-    if not iso_moment:
-        return None
-    return policy.local_time(datetime.fromisoformat(iso_moment))
 
 
 def _hourly_chart(logs, *, now):

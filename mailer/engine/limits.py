@@ -9,10 +9,13 @@ logged) and the throttles fail closed (staff get «Сервис временно
 
 import logging
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import DatabaseError
 from redis.exceptions import RedisError
 
@@ -212,3 +215,53 @@ def sender_lock_holder():
         return cache.get(SENDER_LOCK_KEY)
     except CACHE_ERRORS:
         return None
+
+
+# --- what the keys hold, as redis-cli shows them (for `mailer_status`) ----------------------------
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """A raw cache key as redis-cli shows it. `ttl` in seconds (None: no key or no expiry);
+    `ttl_known` is False when the cache is not Redis (Django's cache API has no TTL); `error`
+    is set when the cache cannot be reached."""
+
+    key: str
+    value: Any = None
+    ttl: int | None = None
+    ttl_known: bool = False
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class ThrottleState:
+    action: str
+    limit: int
+    entry: CacheEntry
+
+
+def cache_entry(key: str) -> CacheEntry:
+    try:
+        value = cache.get(key)
+        ttl, ttl_known = _redis_ttl(key)
+    except CACHE_ERRORS as exc:
+        return CacheEntry(key=key, error=str(exc))
+    return CacheEntry(key=key, value=value, ttl=ttl, ttl_known=ttl_known)
+
+
+def _redis_ttl(key: str) -> tuple[int | None, bool]:
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None, False
+    # The backend's own client (a private attribute): the same server and database the
+    # mailer writes to, whatever CACHES says.
+    seconds = backend._cache.get_client(key, write=False).ttl(backend.make_key(key))
+    return (seconds if seconds >= 0 else None), True
+
+
+def throttle_state(user) -> list[ThrottleState]:
+    """This clock hour's throttle counters of one user, with their"""
+    return [
+        ThrottleState(action=action, limit=throttle_limit(action), entry=cache_entry(throttle_key(action, user.pk)))
+        for action in THROTTLE_LIMIT_SETTINGS
+    ]

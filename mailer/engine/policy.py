@@ -70,43 +70,43 @@ def local_time(now: datetime) -> datetime:
     return now.astimezone(zone())
 
 
-def is_working_hours(*, now):
+def is_working_hours(*, now: datetime) -> bool:
     if not settings.MAILER_WORKING_HOURS_ENABLED:
         return True
     hour = local_time(now).hour
     return settings.MAILER_WORKING_HOURS_START <= hour < settings.MAILER_WORKING_HOURS_END
 
 
-def _at_opening(day):
+def _at_opening(day: datetime) -> datetime:
     return day.replace(hour=settings.MAILER_WORKING_HOURS_START, minute=0, second=0, microsecond=0)
 
 
-def next_working_start(*, now):
+def next_working_start(*, now: datetime) -> datetime:
     """Opening time today if the working day has not begun yet, else tomorrow's."""
     local = local_time(now)
     opening = _at_opening(local)
     return opening if local < opening else next_day_start(now=now)
 
 
-def next_day_start(*, now):
+def next_day_start(*, now: datetime) -> datetime:
     return _at_opening(local_time(now) + timedelta(days=1))
 
 
-def next_hour_start(*, now):
+def next_hour_start(*, now: datetime) -> datetime:
     local = local_time(now)
     return local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
 
 
-def day_start(*, now):
+def day_start(*, now: datetime) -> datetime:
     return local_time(now).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def hour_label(*, now):
+def hour_label(*, now: datetime) -> str:
     """The hour a send counts against, in the mailer's time zone: `2026-11-30:10`."""
     return local_time(now).strftime("%Y-%m-%d:%H")
 
 
-def first_blocking_gate(budget, *, now):
+def first_blocking_gate(budget: SendingBudget, *, now: datetime) -> Deferral | None:
     """The first gate that stops sending now, as a Deferral, or None when all are open.
 
     Order matters: the reason staff see is the first one, and its time is when that gate opens.
@@ -123,5 +123,5 @@ def first_blocking_gate(budget, *, now):
     return None
 
 
-def trips_circuit_breaker(consecutive_transient_errors):
+def trips_circuit_breaker(consecutive_transient_errors: int) -> bool:
     return consecutive_transient_errors >= settings.MAILER_CIRCUIT_BREAKER_THRESHOLD

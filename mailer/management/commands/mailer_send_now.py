@@ -37,8 +37,8 @@ def _summary(last_log, seconds):
     failed = logs.filter(status=SendLog.Status.FAILED).count()
     lines = [f"Проход отправителя завершён за {seconds:.1f} с: отправлено {sent}, ошибок {failed}."]
     snapshot = selectors.snapshot(now=timezone.now())
-    if snapshot["reason_text"]:
-        lines.append(f"Кампания «{snapshot['active_campaign']['name']}» отложена: {snapshot['reason_text']}")
-    elif snapshot["active_campaign"] is None:
+    if snapshot.reason_text:
+        lines.append(f"Кампания «{snapshot.active_campaign.name}» отложена: {snapshot.reason_text}")
+    elif snapshot.active_campaign is None:
         lines.append("В очереди больше ничего нет.")
     return "\n".join(lines)
