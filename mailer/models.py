@@ -254,7 +254,6 @@ class CampaignQueue(models.Model):
         PROCESSING = "processing", "Отправляется"
         PAUSED = "paused", "На паузе"
         COMPLETED = "completed", "Завершена"
-        CANCELLED = "cancelled", "Отменена"
 
     class DeferReason(models.TextChoices):
         NONE = "", "—"

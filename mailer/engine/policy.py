@@ -19,7 +19,7 @@ Reason = CampaignQueue.DeferReason
 @dataclass(frozen=True)
 class Deferral:
     reason: str
-    until: datetime | None  # None: until someone resumes it by hand
+    until: datetime  # when the gate opens
 
 
 @dataclass(frozen=True)
