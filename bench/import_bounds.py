@@ -37,7 +37,7 @@ from django.test import Client  # noqa: E402
 
 from backoffice.permissions import MANAGER_GROUP  # noqa: E402
 from mailer.models import Campaign  # noqa: E402
-from tests.admin.spreadsheets import (  # noqa: E402
+from tests.mailer.admin.spreadsheets import (  # noqa: E402
     SHARED_STRINGS,
     SHEET_END,
     SHEET_START,

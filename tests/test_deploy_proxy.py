@@ -19,7 +19,7 @@ from devtools import launcher
 from mailer.models import Unsubscribe
 from mailer.suppression import tokens
 from tests.conftest import free_port, make_campaign
-from tests.test_ops import BASE_DIR, database_url, production_env, wait_until
+from tests.processes import BASE_DIR, database_url, production_env, wait_until
 
 COMPOSE = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
 NGINX_CONF = (BASE_DIR / "deploy" / "nginx.conf").read_text()

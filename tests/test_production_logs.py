@@ -27,7 +27,7 @@ from django.contrib.auth.models import User
 from devtools import launcher
 from mailer.models import Campaign, CampaignRecipient
 from tests.conftest import free_port
-from tests.test_ops import BASE_DIR, Browser, database_url, production_env, wait_until
+from tests.processes import BASE_DIR, Browser, database_url, production_env, wait_until
 
 ADDRESS = "ivan.petrov@example.ru"
 BOUNCED = "gone.user@example.ru"

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.test_ops import manage, production_env
+from tests.processes import manage, production_env
 
 # What a process sees of the dev tools, printed as JSON by `manage.py shell`.
 PROBE = """

@@ -12,8 +12,8 @@ import time_machine
 from django.test import Client
 
 from mailer import tasks
-from tests.admin.spreadsheets import CSV, SCREENS, XLSX, confirm_data, csv_upload, shown_messages, xlsx_upload
 from tests.conftest import make_campaign
+from tests.mailer.admin.spreadsheets import CSV, SCREENS, XLSX, confirm_data, csv_upload, shown_messages, xlsx_upload
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from mailer.spreadsheets.reader import CSV, XLSX, ReadLimits, SpreadsheetRefused, read_table
-from tests.admin.spreadsheets import (
+from tests.mailer.admin.spreadsheets import (
     SHARED_STRINGS,
     SHEET_END,
     SHEET_START,

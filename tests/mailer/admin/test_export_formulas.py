@@ -11,8 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from mailer.models import CampaignRecipient, Unsubscribe
 from mailer.suppression import suppress
-from tests.admin.spreadsheets import CSV, RECIPIENTS, UNSUBSCRIBES, XLSX, confirm_data
 from tests.conftest import make_campaign
+from tests.mailer.admin.spreadsheets import CSV, RECIPIENTS, UNSUBSCRIBES, XLSX, confirm_data
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 """Attachments (issue 8, finding 10): no public URL; a download view for the campaign's owner
 and superusers only, always as a download; allowed types and a size limit on upload, in
-Russian. The sending pipeline still reads them (tests/mailer/test_sending.py)."""
+Russian. The sending pipeline still reads them (tests/mailer/engine/test_sender.py)."""
 
 import importlib
 

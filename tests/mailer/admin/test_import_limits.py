@@ -5,7 +5,8 @@ the import page, before anything is written — never a 500."""
 import pytest
 from django.core.files.uploadedfile import InMemoryUploadedFile, SimpleUploadedFile, TemporaryUploadedFile
 
-from tests.admin.spreadsheets import (
+from tests.conftest import make_campaign
+from tests.mailer.admin.spreadsheets import (
     CSV,
     SCREENS,
     XLSX,
@@ -16,7 +17,6 @@ from tests.admin.spreadsheets import (
     xlsx_upload,
     xlsx_with_parts,
 )
-from tests.conftest import make_campaign
 
 pytestmark = pytest.mark.django_db
 
