@@ -7,9 +7,8 @@ With nothing set the product runs embedded: SQLite, the database cache and Sqlit
 from pathlib import Path
 
 import environ
-from django.urls import reverse_lazy
 
-from config import local_keys
+from config import admin_site, local_keys, logs
 from config.envvars import strict_bool
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -181,91 +180,6 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
-# --- Back-office (django-unfold) --------------------------------------------------------
-
-
-def _can(permission):
-    return lambda request: request.user.has_perm(permission)
-
-
-def _nav(title, icon, url_name, permission, **extra):
-    return {"title": title, "icon": icon, "link": reverse_lazy(url_name), "permission": _can(permission), **extra}
-
-
-UNFOLD = {
-    "SITE_TITLE": "CRM-рассылки",
-    "SITE_HEADER": "CRM-рассылки",
-    "SITE_SYMBOL": "mail",
-    "SITE_URL": "/admin/",
-    "SHOW_VIEW_ON_SITE": False,
-    "DASHBOARD_CALLBACK": "mailer.admin.dashboard.dashboard_callback",
-    "SIDEBAR": {
-        "show_search": True,
-        "show_all_applications": False,
-        "navigation": [
-            {
-                "title": "Рассылки",
-                "items": [
-                    _nav("Кампании", "campaign", "admin:mailer_campaign_changelist", "mailer.view_campaign"),
-                    _nav(
-                        "Получатели",
-                        "group",
-                        "admin:mailer_campaignrecipient_changelist",
-                        "mailer.view_campaignrecipient",
-                    ),
-                    _nav(
-                        "Очередь", "schedule_send", "admin:mailer_campaignqueue_changelist", "mailer.view_campaignqueue"
-                    ),
-                    _nav("Журнал отправки", "receipt_long", "admin:mailer_sendlog_changelist", "mailer.view_sendlog"),
-                ],
-            },
-            {
-                "title": "CRM",
-                "items": [
-                    _nav("Компании", "apartment", "admin:backoffice_company_changelist", "backoffice.view_company"),
-                    _nav("Контакты", "contacts", "admin:backoffice_contact_changelist", "backoffice.view_contact"),
-                    _nav("Отписки", "unsubscribe", "admin:mailer_unsubscribe_changelist", "mailer.view_unsubscribe"),
-                    _nav(
-                        "Уведомления",
-                        "notifications",
-                        "admin:backoffice_notification_changelist",
-                        "backoffice.view_notification",
-                        badge="backoffice.notifications.unread_badge",
-                    ),
-                ],
-            },
-            {
-                "title": "Администрирование",
-                "items": [
-                    _nav("Журнал действий", "history", "admin:admin_logentry_changelist", "admin.view_logentry"),
-                    _nav(
-                        "Настройки почты",
-                        "settings",
-                        "admin:mailer_globalmailaccount_changelist",
-                        "mailer.view_globalmailaccount",
-                    ),
-                    _nav(
-                        "Квота smtp.bz", "data_usage", "admin:mailer_smtpbzquota_changelist", "mailer.view_smtpbzquota"
-                    ),
-                    _nav("Пользователи", "person", "admin:auth_user_changelist", "auth.view_user"),
-                    _nav(
-                        "Попытки входа",
-                        "lock_person",
-                        "admin:axes_accessfailurelog_changelist",
-                        "axes.view_accessfailurelog",
-                    ),
-                    _nav(
-                        "Блокировки входа",
-                        "lock_clock",
-                        "admin:axes_accessattempt_changelist",
-                        "axes.view_accessattempt",
-                    ),
-                ],
-            },
-        ],
-    },
-}
-
 # --- Content-Security-Policy (django-csp) ---------------------------------------------------
 # No inline script anywhere: our own scripts are static files. What the policy must allow:
 # - 'unsafe-eval': django-unfold ships the standard Alpine.js build, which evaluates every
@@ -341,24 +255,9 @@ DEVTOOLS = strict_bool("DEVTOOLS", default=MAIL_CATCHER)
 
 if DEVTOOLS:
     INSTALLED_APPS += ["devtools"]
-    UNFOLD["SITE_VIEWS"] = [
-        ("outbox/", "outbox", "devtools.views.OutboxListView"),
-        ("outbox/<str:name>/", "outbox_message", "devtools.views.OutboxMessageView"),
-    ]
-    UNFOLD["SIDEBAR"]["navigation"].append(
-        {
-            "title": "Разработка",
-            "items": [
-                {
-                    "title": "Исходящие (dev)",
-                    "icon": "outbox",
-                    "link": reverse_lazy("admin:outbox"),
-                    # Read at call time: the item shows only while the catcher is on.
-                    "permission": "devtools.views.can_view_outbox",
-                }
-            ],
-        }
-    )
+
+# --- Back-office (django-unfold): the sidebar, the dashboard, the dev tools' screens --------
+UNFOLD = admin_site.unfold_settings(devtools=DEVTOOLS)
 
 # --- Mailer -------------------------------------------------------------------------------
 # Every number is read at call time through django.conf.settings, so tests and operators
@@ -439,42 +338,8 @@ RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="")
 # increments non-atomically; a single local process can live with that.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + ([] if REDIS_URL else ["django_ratelimit.E003"])
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"redact_emails": {"()": "mailer.pii.RedactEmailsFilter"}},
-    "formatters": {
-        "text": {"()": "mailer.pii.KeyValueFormatter"},
-        "django.server": {
-            "()": "django.utils.log.ServerFormatter",
-            "format": "[{server_time}] {message}",
-            "style": "{",
-        },
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-            "rename_fields": {"levelname": "level", "asctime": "time", "name": "logger"},
-        },
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": env.str("LOG_FORMAT", default="text" if DEBUG else "json"),
-            "filters": ["redact_emails"],
-        },
-        # runserver's request lines (`make run`), as Django prints them, redacted.
-        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["redact_emails"]},
-    },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "mailer": {"level": env.str("MAILER_LOG_LEVEL", default="INFO")},
-        # With a handler of its own here, run_huey does not add a second one (every line twice).
-        "huey": {"level": "INFO", "handlers": ["console"], "propagate": False},
-        "mail.log": {"level": "WARNING"},  # aiosmtpd's catcher narrates every SMTP command
-        # Django's own handlers for these have no redaction filter (DEBUG's console copy of
-        # "Not Found: /path", mail to ADMINS, runserver's lines): replaced by ours.
-        "django": {"handlers": [], "level": "INFO", "propagate": True},
-        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
-        "py.warnings": {"handlers": [], "propagate": True},
-    },
-}
+LOGGING = logs.logging_settings(
+    console_format=env.str("LOG_FORMAT", default="text" if DEBUG else "json"),
+    level=env.str("LOG_LEVEL", default="INFO"),
+    mailer_level=env.str("MAILER_LOG_LEVEL", default="INFO"),
+)
