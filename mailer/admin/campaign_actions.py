@@ -39,6 +39,31 @@ def button_applies(name: str, campaign: Campaign) -> bool:
     return predicate is None or getattr(campaign, predicate)
 
 
+# The actions that change a campaign's state: service, admin log entry, success message, and
+# whether to wake the sender now rather than at its next 30-second tick.
+STAFF_ACTIONS = {
+    "start": (
+        services.campaign_start,
+        "Запуск кампании",
+        lambda c: f"Кампания «{c.name}» поставлена в очередь на отправку.",
+        True,
+    ),
+    "pause": (services.campaign_pause, "Пауза кампании", lambda c: f"Кампания «{c.name}» на паузе.", False),
+    "resume": (
+        services.campaign_resume,
+        "Возобновление кампании",
+        lambda c: f"Кампания «{c.name}» возобновлена: отправка продолжится, как только позволят лимиты.",
+        True,
+    ),
+    "retry": (
+        services.campaign_retry_failed,
+        "Повтор неудачных",
+        lambda retried: f"В очередь возвращено писем: {retried}.",
+        True,
+    ),
+}
+
+
 def _dialog(title, description="", form_class=ConfirmDialogForm, submit="Подтвердить"):
     return {"title": title, "description": description, "form_class": form_class, "form_submit_text": submit}
 
@@ -92,48 +117,21 @@ class CampaignActionsMixin:
             request, came_from if from_list else reverse("admin:mailer_campaign_change", args=[campaign.pk])
         )
 
-    def _start(self, request, campaign):
+    def _staff_action(self, request, campaign, name):
+        """One of STAFF_ACTIONS on one campaign: the service's answer shown, the admin log written."""
+        service, log, success, wakes_sender = STAFF_ACTIONS[name]
         return self._act(
             request,
             campaign,
-            lambda: services.campaign_start(campaign=campaign, user=request.user),
-            log="Запуск кампании",
-            wakes_sender=True,
-            success=lambda c: f"Кампания «{c.name}» поставлена в очередь на отправку.",
+            lambda: service(campaign=campaign, user=request.user),
+            log=log,
+            success=success,
+            wakes_sender=wakes_sender,
         )
 
-    def _pause(self, request, campaign):
-        return self._act(
-            request,
-            campaign,
-            lambda: services.campaign_pause(campaign=campaign, user=request.user),
-            log="Пауза кампании",
-            success=lambda c: f"Кампания «{c.name}» на паузе.",
-        )
-
-    def _resume(self, request, campaign):
-        return self._act(
-            request,
-            campaign,
-            lambda: services.campaign_resume(campaign=campaign, user=request.user),
-            log="Возобновление кампании",
-            wakes_sender=True,
-            success=lambda c: f"Кампания «{c.name}» возобновлена: отправка продолжится, как только позволят лимиты.",
-        )
-
-    def _retry(self, request, campaign):
-        return self._act(
-            request,
-            campaign,
-            lambda: services.campaign_retry_failed(campaign=campaign, user=request.user),
-            log="Повтор неудачных",
-            wakes_sender=True,
-            success=lambda n: f"В очередь возвращено писем: {n}.",
-        )
-
-    def _bulk(self, request, queryset, step):
+    def _bulk(self, request, queryset, name):
         for campaign in queryset:
-            step(request, campaign)
+            self._staff_action(request, campaign, name)
 
     # --- list (bulk) actions: Django's own POST form with the selected rows ---------------------
     # Each selected campaign is asked separately; those the action does not apply to answer
@@ -141,19 +139,19 @@ class CampaignActionsMixin:
 
     @admin.action(description="Запустить выбранные", permissions=["change"])
     def start_selected(self, request, queryset):
-        self._bulk(request, queryset, self._start)
+        self._bulk(request, queryset, "start")
 
     @admin.action(description="Поставить на паузу", permissions=["change"])
     def pause_selected(self, request, queryset):
-        self._bulk(request, queryset, self._pause)
+        self._bulk(request, queryset, "pause")
 
     @admin.action(description="Возобновить", permissions=["change"])
     def resume_selected(self, request, queryset):
-        self._bulk(request, queryset, self._resume)
+        self._bulk(request, queryset, "resume")
 
     @admin.action(description="Повторить неудачные", permissions=["change"])
     def retry_selected(self, request, queryset):
-        self._bulk(request, queryset, self._retry)
+        self._bulk(request, queryset, "retry")
 
     # --- row and detail actions: a dialog posts the confirmation (no state change on GET);
     # afterwards the user is back on the page the dialog was opened from.
@@ -168,7 +166,7 @@ class CampaignActionsMixin:
     )
     def detail_start(self, request, form, object_id):
         campaign = self._campaign(request, object_id)
-        self._start(request, campaign)
+        self._staff_action(request, campaign, "start")
         return self._back(request, campaign)
 
     @action(
@@ -180,7 +178,7 @@ class CampaignActionsMixin:
     )
     def detail_pause(self, request, form, object_id):
         campaign = self._campaign(request, object_id)
-        self._pause(request, campaign)
+        self._staff_action(request, campaign, "pause")
         return self._back(request, campaign)
 
     @action(
@@ -196,7 +194,7 @@ class CampaignActionsMixin:
     )
     def detail_resume(self, request, form, object_id):
         campaign = self._campaign(request, object_id)
-        self._resume(request, campaign)
+        self._staff_action(request, campaign, "resume")
         return self._back(request, campaign)
 
     @action(
@@ -236,7 +234,7 @@ class CampaignActionsMixin:
     )
     def detail_retry_failed(self, request, form, object_id):
         campaign = self._campaign(request, object_id)
-        self._retry(request, campaign)
+        self._staff_action(request, campaign, "retry")
         return self._back(request, campaign)
 
     @action(
