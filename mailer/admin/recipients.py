@@ -77,7 +77,8 @@ class CampaignRecipientAdmin(OwnedAdminMixin, SpreadsheetAdminMixin, ModelAdmin,
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
-        form.base_fields["campaign"].queryset = _campaigns_for(request.user, editable_only=True)
+        if "campaign" in form.base_fields:  # absent from a read-only recipient's form
+            form.base_fields["campaign"].queryset = _campaigns_for(request.user, editable_only=True)
         return form
 
     def has_change_permission(self, request, obj=None):

@@ -153,3 +153,16 @@ def test_the_recipients_tab_and_the_attachments_change_only_while_the_campaign_m
         editable = {formset.opts.model.__name__: formset.has_add_permission for formset in inlines}
         may = status in (Status.DRAFT, Status.PAUSED)
         assert editable == {"CampaignAttachment": may, "CampaignRecipient": may}, state
+
+
+def test_the_recipients_screen_edits_a_recipient_only_while_its_campaign_may_change(client, manager_a, campaign_in):
+    client.force_login(manager_a)
+    for state, (status, _) in STATES.items():
+        recipient = campaign_in(state).recipients.get(email="waiting@example.com")
+        url = reverse("admin:mailer_campaignrecipient_change", args=[recipient.pk])
+        may = status in (Status.DRAFT, Status.PAUSED)
+        assert client.get(url).context["has_change_permission"] is may, state
+        posted = client.post(url, {"campaign": recipient.campaign_id, "email": "changed@example.com", "name": "X"})
+        assert (posted.status_code, CampaignRecipient.objects.get(pk=recipient.pk).email == "changed@example.com") == (
+            (302, True) if may else (403, False)
+        ), state
