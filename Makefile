@@ -1,11 +1,11 @@
-# `make run` — the product, embedded (SQLite, no services); `make test` — the whole suite
-# against PostgreSQL and Redis on localhost. Both create the virtualenv on first use.
+# `make run` — the product, embedded (SQLite, no services); `make test` — ruff, then the whole
+# suite against PostgreSQL and Redis on localhost. Both create the virtualenv on first use.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: venv run test bench check-deploy clean
+.PHONY: venv run test lint bench check-deploy clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || "$$(bin/find-python)" -m venv $(VENV)
@@ -25,7 +25,12 @@ venv: $(STAMP) $(MO)
 run: venv
 	PORT=$(PORT) $(PY) manage.py runproduct
 
-test: venv
+# The written style (pyproject.toml): lint and format, checked before any test runs.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
 	@$(PY) bin/check-services
 	$(PY) -m pytest $(PYTEST_ARGS)
 

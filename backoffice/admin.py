@@ -1,28 +1,21 @@
 """CRM screens: companies and contacts, notifications, the audit log, users, login attempts."""
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group, User
 from django.db.models import Count
-from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import RangeDateFilter, RelatedDropdownFilter
 from unfold.decorators import display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
-from unfold.widgets import UnfoldAdminSelectWidget
 
-from mailer import services
-from mailer.admin.account import SuperuserOnlyMixin
-from mailer.admin.base import ReadOnlyAdminMixin, run_action
-from mailer.models import Campaign
-
-from .models import Company, Contact, Notification
+from backoffice.admin_mixins import ReadOnlyAdminMixin, SuperuserOnlyMixin
+from backoffice.models import Company, Contact, Notification
 
 admin.site.site_title = admin.site.site_header = "CRM-рассылки"
 admin.site.index_title = "Главная"
@@ -51,18 +44,6 @@ class ContactInline(TabularInline):
     fields = ("full_name", "position", "email", "phone")
 
 
-class AddToCampaignForm(forms.Form):
-    campaign = forms.ModelChoiceField(
-        queryset=Campaign.objects.none(), label="Кампания", widget=UnfoldAdminSelectWidget,
-        help_text="Черновик или кампания на паузе.",
-    )
-
-    def __init__(self, *args, user, **kwargs):
-        super().__init__(*args, **kwargs)
-        campaigns = Campaign.objects.filter(status__in=[Campaign.Status.DRAFT, Campaign.Status.PAUSED])
-        self.fields["campaign"].queryset = campaigns if user.is_superuser else campaigns.filter(created_by=user)
-
-
 @admin.register(Company)
 class CompanyAdmin(ModelAdmin):
     list_display = ("name", "email", "city", "industry", "manager", "contacts_count")
@@ -70,7 +51,6 @@ class CompanyAdmin(ModelAdmin):
     list_filter = ("city", "industry", ("manager", RelatedDropdownFilter))
     list_filter_submit = True
     inlines = (ContactInline,)
-    actions = ("add_to_campaign",)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(contacts_total=Count("contacts")).select_related("manager")
@@ -78,35 +58,6 @@ class CompanyAdmin(ModelAdmin):
     @display(description="контактов")
     def contacts_count(self, obj):
         return obj.contacts_total
-
-    @admin.action(description="Добавить в кампанию…", permissions=["view"])
-    def add_to_campaign(self, request, queryset):
-        """Asks for a draft campaign, then adds the companies' and contacts' e-mails to it."""
-        form = AddToCampaignForm(request.POST if "apply" in request.POST else None, user=request.user)
-        if form.is_valid():
-            campaign = form.cleaned_data["campaign"]
-            result = run_action(
-                request,
-                lambda: services.recipients_from_companies(campaign=campaign, companies=queryset),
-                success=lambda r: f"Кампания «{campaign.name}». {r.summary()}",
-            )
-            if result is not None:
-                self.admin_site.get_model_admin(Campaign).log_change(
-                    request, campaign, "Добавлены получатели из компаний"
-                )
-            return None
-        return TemplateResponse(
-            request,
-            "admin/backoffice/company/add_to_campaign.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": "Добавить компании в кампанию",
-                "form": form,
-                "companies": queryset,
-                "opts": self.model._meta,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            },
-        )
 
 
 @admin.register(Contact)
@@ -163,8 +114,7 @@ class LogEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """«Журнал действий»: who created, changed, deleted or ran what. Read-only."""
 
     list_display = ("action_time", "user", "action_badge", "content_type", "object_repr", "message")
-    list_filter = (("user", RelatedDropdownFilter), "action_flag", ("action_time", RangeDateFilter),
-                   "content_type")
+    list_filter = (("user", RelatedDropdownFilter), "action_flag", ("action_time", RangeDateFilter), "content_type")
     list_filter_submit = True
     search_fields = ("object_repr", "change_message", "user__username")
     list_select_related = ("user", "content_type")

@@ -7,8 +7,8 @@ class BackofficeConfig(AppConfig):
     verbose_name = "CRM"
 
     def ready(self):
-        from . import login_throttle  # noqa: F401  (logs each refused login)
-        from .permissions import ensure_manager_group
+        from backoffice import login_throttle  # noqa: F401  (logs each refused login)
+        from backoffice.permissions import ensure_manager_group
 
         # After the last app migrated, when every permission exists.
         post_migrate.connect(ensure_manager_group, dispatch_uid="backoffice.manager_group")

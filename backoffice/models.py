@@ -30,9 +30,7 @@ class Company(models.Model):
 
 
 class Contact(models.Model):
-    company = models.ForeignKey(
-        Company, verbose_name="компания", on_delete=models.CASCADE, related_name="contacts"
-    )
+    company = models.ForeignKey(Company, verbose_name="компания", on_delete=models.CASCADE, related_name="contacts")
     full_name = models.CharField("ФИО", max_length=255)
     position = models.CharField("должность", max_length=255, blank=True)
     email = models.CharField("e-mail", max_length=254, blank=True)

@@ -1,6 +1,6 @@
 """Notifications for staff: the one place that creates them."""
 
-from .models import Notification
+from backoffice.models import Notification
 
 
 def notify(*, user, kind, title, text="", link="", dedupe_key=""):

@@ -37,7 +37,7 @@ from django.test import Client  # noqa: E402
 
 from backoffice.permissions import MANAGER_GROUP  # noqa: E402
 from mailer.models import Campaign  # noqa: E402
-from tests.admin.spreadsheets import (  # noqa: E402
+from tests.mailer.admin.spreadsheets import (  # noqa: E402
     SHARED_STRINGS,
     SHEET_END,
     SHEET_START,
@@ -75,10 +75,12 @@ def shared_strings_at_the_cap():
     """Distinct texts filling the unpacked limit, all read before the first row."""
     count = settings.MAILER_IMPORT_MAX_UNCOMPRESSED_BYTES // 60
     texts = (b"<t>client%d@example.com %x</t>" % (i, i * 7919) for i in range(count))
-    return workbook_with_parts({
-        SHARED_STRINGS: shared_strings_xml(texts),
-        "xl/worksheets/sheet1.xml": sheet_xml(b'<row><c t="s"><v>1</v></c></row>', times=20_000),
-    })
+    return workbook_with_parts(
+        {
+            SHARED_STRINGS: shared_strings_xml(texts),
+            "xl/worksheets/sheet1.xml": sheet_xml(b'<row><c t="s"><v>1</v></c></row>', times=20_000),
+        }
+    )
 
 
 def wide_rows_at_the_cap():
@@ -87,8 +89,10 @@ def wide_rows_at_the_cap():
     rows = settings.MAILER_MAX_CAMPAIGN_RECIPIENTS + 1
     per_row = int(settings.MAILER_IMPORT_MAX_UNCOMPRESSED_BYTES * 0.95) // rows // len(b"<c><v>123456</v></c>")
     numbers = random.Random(8).choices(range(100_000, 100_400), k=rows * per_row)
-    row = (b"<row>" + b"".join(b"<c><v>%d</v></c>" % n for n in numbers[r * per_row:(r + 1) * per_row]) + b"</row>"
-           for r in range(rows))
+    row = (
+        b"<row>" + b"".join(b"<c><v>%d</v></c>" % n for n in numbers[r * per_row : (r + 1) * per_row]) + b"</row>"
+        for r in range(rows)
+    )
     return workbook_with_parts({"xl/worksheets/sheet1.xml": [SHEET_START, *row, SHEET_END]})
 
 
@@ -96,15 +100,24 @@ ROW = b'<row><c t="inlineStr"><is><t>a@example.com</t></is></c></row>'
 CASES = [
     # name, file name, format, the file, what the page must say
     ("CSV, 50 MB", "big.csv", CSV, csv_50mb, "Файл слишком большой"),
-    ("XLSX, 1 000 000 rows", "million.xlsx", XLSX, lambda: xlsx_sheet(b"<row><c><v>1</v></c></row>", 10**6),
-     "сжат неправдоподобно сильно"),
+    (
+        "XLSX, 1 000 000 rows",
+        "million.xlsx",
+        XLSX,
+        lambda: xlsx_sheet(b"<row><c><v>1</v></c></row>", 10**6),
+        "сжат неправдоподобно сильно",
+    ),
     ("XLSX zip bomb, 110 MB unpacked", "bomb.xlsx", XLSX, lambda: xlsx_sheet(ROW, 1_900_000), "распаковывается в"),
     ("XLSX, 200 000 rows, no dimension", "200k.xlsx", XLSX, distinct_rows, "строк с данными"),
     ("XLSX, shared strings at the cap", "strings.xlsx", XLSX, shared_strings_at_the_cap, "текстовых значений"),
     ("XLSX, wide rows at the cap", "wide.xlsx", XLSX, wide_rows_at_the_cap, "ячеек"),
-    ("CSV, 1 000 rows (accepted)", "1k.csv", CSV,
-     lambda: b"email,name\n" + b"".join(b"c%d@example.com,N%d\n" % (i, i) for i in range(1000)),
-     "Подтвердить импорт"),
+    (
+        "CSV, 1 000 rows (accepted)",
+        "1k.csv",
+        CSV,
+        lambda: b"email,name\n" + b"".join(b"c%d@example.com,N%d\n" % (i, i) for i in range(1000)),
+        "Подтвердить импорт",
+    ),
 ]
 
 
@@ -119,14 +132,26 @@ def free_port():
 
 def start_gunicorn(port, database_url, upload_dir):
     env = {
-        **os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "False", "PORT": str(port),
-        "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "False", "SECURE_COOKIES": "False",
-        "DATABASE_URL": database_url, "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "1",
-        "GUNICORN_TIMEOUT": "900", "MAILER_IMPORT_UPLOAD_DIR": upload_dir, "LOG_LEVEL": "WARNING",
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "False",
+        "PORT": str(port),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "False",
+        "SECURE_COOKIES": "False",
+        "DATABASE_URL": database_url,
+        "WEB_CONCURRENCY": "1",
+        "GUNICORN_THREADS": "1",
+        "GUNICORN_TIMEOUT": "900",
+        "MAILER_IMPORT_UPLOAD_DIR": upload_dir,
+        "LOG_LEVEL": "WARNING",
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi", "-c", "config/gunicorn.py", "--bind", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     for _ in range(100):
         try:
@@ -164,7 +189,9 @@ def multipart(fields, file_name, content):
     ]
     parts.append(
         f'--{boundary}\r\nContent-Disposition: form-data; name="import_file"; filename="{file_name}"\r\n'
-        f"Content-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n"
+        f"Content-Type: application/octet-stream\r\n\r\n".encode()
+        + content
+        + b"\r\n"
     )
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
@@ -172,7 +199,8 @@ def multipart(fields, file_name, content):
 def post_import(port, session, campaign, file_name, file_format, content):
     body, content_type = multipart(
         {"csrfmiddlewaretoken": CSRF, "resource": "0", "format": file_format, "campaign": campaign.pk},
-        file_name, content,
+        file_name,
+        content,
     )
     headers = {"Content-Type": content_type, "Cookie": f"sessionid={session}; csrftoken={CSRF}"}
     return request(port, "POST", IMPORT_PATH, body, headers)
@@ -200,10 +228,12 @@ def main():
             warm = xlsx_bytes([["email"], ["a@example.com"]])
             post_import(port, session, campaign, "warm.xlsx", XLSX, warm)  # imports and caches done
             post_import(port, session, campaign, "warm.csv", CSV, b"email\na@example.com\n")
-            print(f"gunicorn worker {worker}, 1 thread, DEBUG=False; limits: "
-                  f"{settings.MAILER_IMPORT_MAX_BYTES // MB} MB, {settings.MAILER_MAX_CAMPAIGN_RECIPIENTS} rows, "
-                  f"{settings.MAILER_IMPORT_MAX_UNCOMPRESSED_BYTES // MB} MB unpacked, "
-                  f"ratio {settings.MAILER_IMPORT_MAX_COMPRESSION_RATIO}")
+            print(
+                f"gunicorn worker {worker}, 1 thread, DEBUG=False; limits: "
+                f"{settings.MAILER_IMPORT_MAX_BYTES // MB} MB, {settings.MAILER_MAX_CAMPAIGN_RECIPIENTS} rows, "
+                f"{settings.MAILER_IMPORT_MAX_UNCOMPRESSED_BYTES // MB} MB unpacked, "
+                f"ratio {settings.MAILER_IMPORT_MAX_COMPRESSION_RATIO}"
+            )
             print(f"{'file':32} {'size':>10} {'time':>8} {'peak RSS growth':>16}  answer")
             ok = True
             for name, file_name, file_format, build, expected in CASES:
@@ -216,8 +246,10 @@ def main():
                 growth = (status_kib(worker, "VmHWM") - before) / 1024
                 answered = status == 200 and expected in page.decode()
                 ok &= answered
-                print(f"{name:32} {len(content) / MB:8.2f}MB {took:7.2f}s {growth:13.1f} MiB  "
-                      f"{'as expected' if answered else f'UNEXPECTED ({status})'}")
+                print(
+                    f"{name:32} {len(content) / MB:8.2f}MB {took:7.2f}s {growth:13.1f} MiB  "
+                    f"{'as expected' if answered else f'UNEXPECTED ({status})'}"
+                )
     finally:
         if server:
             server.terminate()

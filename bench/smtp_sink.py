@@ -1,6 +1,6 @@
 """An SMTP server in its own process for the benchmark: counts what each address received.
 
-    python bench/smtp_sink.py PORT OUTFILE   (writes {address: count} as JSON on SIGTERM)
+python bench/smtp_sink.py PORT OUTFILE   (writes {address: count} as JSON on SIGTERM)
 """
 
 import json

@@ -21,17 +21,18 @@ import django  # noqa: E402
 
 django.setup()
 
-from mailer.messages import CampaignTemplate, html_to_text, recipient_context  # noqa: E402
-from mailer.templating import CampaignTemplateError  # noqa: E402
+from mailer.engine.compose import CampaignTemplate, html_to_text, recipient_context  # noqa: E402
+from mailer.engine.templating import CampaignTemplateError  # noqa: E402
 
 S = "x" * 1000
 CASES = {
     "ljust 200 000 000": '{{ "x"|ljust:200000000 }}',
     "3 nested loops over 1 000 chars, empty body": "{% for a in s %}{% for b in s %}{% for c in s %}{% endfor %}"
-                                                 "{% endfor %}{% endfor %}",
+    "{% endfor %}{% endfor %}",
     "2 nested loops over 1 000 chars, writing": "{% for a in s %}{% for b in s %}{{ name }}{% endfor %}{% endfor %}",
-    "40 nested {% with %} doubling by add": "".join("{% with s=s|add:s %}" for _ in range(40)) + "{{ s }}"
-                                          + "{% endwith %}" * 40,
+    "40 nested {% with %} doubling by add": "".join("{% with s=s|add:s %}" for _ in range(40))
+    + "{{ s }}"
+    + "{% endwith %}" * 40,
     "s|join:s": "{{ s|join:s }}",
     "load cache": "{% load cache %}{% cache 600 k %}{{ email }}{% endcache %}",
     "ordinary letter": "<p>Здравствуйте, {{ name }}!</p><p>{{ company }}</p>" * 20,
@@ -39,8 +40,13 @@ CASES = {
 
 
 def render(body):
-    context = recipient_context(email="ivan@example.com", name="Иван", company="ООО Ромашка",
-                                variables={"s": S}, unsubscribe_url="https://crm.example/u/t/")
+    context = recipient_context(
+        email="ivan@example.com",
+        name="Иван",
+        company="ООО Ромашка",
+        variables={"s": S},
+        unsubscribe_url="https://crm.example/u/t/",
+    )
     try:
         rendered = CampaignTemplate(subject="Тема", body_html=body).render(context)
         return f"rendered {len(rendered.html.encode())} bytes"

@@ -22,8 +22,9 @@ PROBE_KEY = "crm:healthz"
 def healthz(request):
     checks = {"database": _check(_database), "cache": _check(_cache)}
     healthy = all(state == "ok" for state in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "unavailable", "checks": checks},
-                        status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503
+    )
 
 
 def _check(probe):

@@ -7,9 +7,8 @@ With nothing set the product runs embedded: SQLite, the database cache and Sqlit
 from pathlib import Path
 
 import environ
-from django.urls import reverse_lazy
 
-from config import local_keys
+from config import admin_site, local_keys, logs
 from config.envvars import strict_bool
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -150,7 +149,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", "Русский")]
 LOCALE_PATHS = [BASE_DIR / "locale"]  # Russian for django-unfold's own strings
-TIME_ZONE = "Europe/Moscow"
+# One zone for the admin and the mailer's rules: working hours, "today", the hourly counter keys.
+TIME_ZONE = env.str("TIME_ZONE", default="Europe/Moscow")
 USE_I18N = True
 USE_TZ = True
 
@@ -179,69 +179,6 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-
-# --- Back-office (django-unfold) --------------------------------------------------------
-
-
-def _can(permission):
-    return lambda request: request.user.has_perm(permission)
-
-
-def _nav(title, icon, url_name, permission, **extra):
-    return {"title": title, "icon": icon, "link": reverse_lazy(url_name), "permission": _can(permission), **extra}
-
-
-UNFOLD = {
-    "SITE_TITLE": "CRM-рассылки",
-    "SITE_HEADER": "CRM-рассылки",
-    "SITE_SYMBOL": "mail",
-    "SITE_URL": "/admin/",
-    "SHOW_VIEW_ON_SITE": False,
-    "DASHBOARD_CALLBACK": "backoffice.dashboard.dashboard_callback",
-    "SIDEBAR": {
-        "show_search": True,
-        "show_all_applications": False,
-        "navigation": [
-            {
-                "title": "Рассылки",
-                "items": [
-                    _nav("Кампании", "campaign", "admin:mailer_campaign_changelist", "mailer.view_campaign"),
-                    _nav("Получатели", "group", "admin:mailer_campaignrecipient_changelist",
-                         "mailer.view_campaignrecipient"),
-                    _nav("Очередь", "schedule_send", "admin:mailer_campaignqueue_changelist",
-                         "mailer.view_campaignqueue"),
-                    _nav("Журнал отправки", "receipt_long", "admin:mailer_sendlog_changelist",
-                         "mailer.view_sendlog"),
-                ],
-            },
-            {
-                "title": "CRM",
-                "items": [
-                    _nav("Компании", "apartment", "admin:backoffice_company_changelist", "backoffice.view_company"),
-                    _nav("Контакты", "contacts", "admin:backoffice_contact_changelist", "backoffice.view_contact"),
-                    _nav("Отписки", "unsubscribe", "admin:mailer_unsubscribe_changelist", "mailer.view_unsubscribe"),
-                    _nav("Уведомления", "notifications", "admin:backoffice_notification_changelist",
-                         "backoffice.view_notification", badge="backoffice.notifications.unread_badge"),
-                ],
-            },
-            {
-                "title": "Администрирование",
-                "items": [
-                    _nav("Журнал действий", "history", "admin:admin_logentry_changelist", "admin.view_logentry"),
-                    _nav("Настройки почты", "settings", "admin:mailer_globalmailaccount_changelist",
-                         "mailer.view_globalmailaccount"),
-                    _nav("Квота smtp.bz", "data_usage", "admin:mailer_smtpbzquota_changelist",
-                         "mailer.view_smtpbzquota"),
-                    _nav("Пользователи", "person", "admin:auth_user_changelist", "auth.view_user"),
-                    _nav("Попытки входа", "lock_person", "admin:axes_accessfailurelog_changelist",
-                         "axes.view_accessfailurelog"),
-                    _nav("Блокировки входа", "lock_clock", "admin:axes_accessattempt_changelist",
-                         "axes.view_accessattempt"),
-                ],
-            },
-        ],
-    },
-}
 
 # --- Content-Security-Policy (django-csp) ---------------------------------------------------
 # No inline script anywhere: our own scripts are static files. What the policy must allow:
@@ -305,48 +242,35 @@ if not MAILER_SECRETS_KEY:
 ADMIN_SESSION_HOURS = env.int("ADMIN_SESSION_HOURS", default=10)
 SESSION_COOKIE_AGE = ADMIN_SESSION_HOURS * 3600
 
-# --- Dev mail catcher (`make run`) -------------------------------------------------------
+# --- Dev tools (`make run`) -----------------------------------------------------------------
 # An aiosmtpd server that keeps every message as a .eml file instead of delivering it; the
 # admin lists them as «Исходящие (dev)». On by default only in the embedded mode (SQLite).
 MAIL_CATCHER = env.bool("MAIL_CATCHER", default=not env.str("DATABASE_URL", default=""))
 MAIL_CATCHER_HOST = env.str("MAIL_CATCHER_HOST", default="127.0.0.1")
 MAIL_CATCHER_PORT = env.int("MAIL_CATCHER_PORT", default=1025)
 MAIL_CATCHER_DIR = Path(env.str("MAIL_CATCHER_DIR", default=str(DATA_DIR / "outbox")))
+# The `devtools` app (the catcher, its outbox screen, demo data, `manage.py runproduct`): on
+# with the catcher, and for `make run` whatever the database; production never installs it.
+DEVTOOLS = strict_bool("DEVTOOLS", default=MAIL_CATCHER)
 
-UNFOLD["SITE_VIEWS"] = [
-    ("outbox/", "outbox", "mailer.admin.outbox.OutboxListView"),
-    ("outbox/<str:name>/", "outbox_message", "mailer.admin.outbox.OutboxMessageView"),
-]
-UNFOLD["SIDEBAR"]["navigation"].append(
-    {
-        "title": "Разработка",
-        "items": [
-            {
-                "title": "Исходящие (dev)",
-                "icon": "outbox",
-                "link": reverse_lazy("admin:outbox"),
-                # Read at call time: the item shows only while the catcher is on.
-                "permission": "mailer.admin.outbox.can_view_outbox",
-            }
-        ],
-    }
-)
+if DEVTOOLS:
+    INSTALLED_APPS += ["devtools"]
+
+# --- Back-office (django-unfold): the sidebar, the dashboard, the dev tools' screens --------
+UNFOLD = admin_site.unfold_settings(devtools=DEVTOOLS)
 
 # --- Mailer -------------------------------------------------------------------------------
 # Every number is read at call time through django.conf.settings, so tests and operators
 # can change it without a restart of anything but the process that reads it.
 MAILER_RATE_PER_HOUR = env.int("MAILER_RATE_PER_HOUR", default=100)
 MAILER_MAX_CAMPAIGN_RECIPIENTS = env.int("MAILER_MAX_CAMPAIGN_RECIPIENTS", default=10000)
-MAILER_THROTTLE_CAMPAIGN_START_PER_HOUR = env.int(
-    "MAILER_THROTTLE_CAMPAIGN_START_PER_HOUR", default=10
-)
+MAILER_THROTTLE_CAMPAIGN_START_PER_HOUR = env.int("MAILER_THROTTLE_CAMPAIGN_START_PER_HOUR", default=10)
 MAILER_THROTTLE_TEST_EMAIL_PER_HOUR = env.int("MAILER_THROTTLE_TEST_EMAIL_PER_HOUR", default=5)
 MAILER_CIRCUIT_BREAKER_THRESHOLD = env.int("MAILER_CIRCUIT_BREAKER_THRESHOLD", default=10)
 MAILER_STUCK_AFTER_MINUTES = env.int("MAILER_STUCK_AFTER_MINUTES", default=30)
 MAILER_WORKING_HOURS_ENABLED = env.bool("MAILER_WORKING_HOURS_ENABLED", default=True)
 MAILER_WORKING_HOURS_START = env.int("MAILER_WORKING_HOURS_START", default=9)
 MAILER_WORKING_HOURS_END = env.int("MAILER_WORKING_HOURS_END", default=18)
-MAILER_TIME_ZONE = env.str("MAILER_TIME_ZONE", default="Europe/Moscow")
 MAILER_SMTP_TIMEOUT = env.float("MAILER_SMTP_TIMEOUT", default=15.0)
 MAILER_SMTP_BZ_API_URL = env.str("MAILER_SMTP_BZ_API_URL", default="https://api.smtp.bz/v1")
 MAILER_SMTP_BZ_API_TIMEOUT = env.float("MAILER_SMTP_BZ_API_TIMEOUT", default=10.0)
@@ -360,20 +284,38 @@ MAILER_UNSUBSCRIBE_RATE_LIMIT = env.str("MAILER_UNSUBSCRIBE_RATE_LIMIT", default
 MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC = env.bool("MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC", default=False)
 MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH = env.bool("MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH", default=False)
 
-# Campaign templates run in a sandbox (mailer.templating): one message may not render to
+# Campaign templates run in a sandbox (mailer.engine.templating): one message may not render to
 # more than this many bytes, nor take longer than this many seconds.
 MAILER_TEMPLATE_MAX_OUTPUT_BYTES = env.int("MAILER_TEMPLATE_MAX_OUTPUT_BYTES", default=1_000_000)
 MAILER_TEMPLATE_RENDER_SECONDS = env.float("MAILER_TEMPLATE_RENDER_SECONDS", default=2.0)
 
 # Campaign attachments: what staff may upload. Page-like types (html, svg, js, …) are
 # refused even if listed here (mailer/attachments.py).
-MAILER_ATTACHMENT_EXTENSIONS = env.list("MAILER_ATTACHMENT_EXTENSIONS", default=[
-    "pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "ods", "odp", "rtf", "csv", "txt",
-    "png", "jpg", "jpeg", "gif",
-])
+MAILER_ATTACHMENT_EXTENSIONS = env.list(
+    "MAILER_ATTACHMENT_EXTENSIONS",
+    default=[
+        "pdf",
+        "doc",
+        "docx",
+        "xls",
+        "xlsx",
+        "ppt",
+        "pptx",
+        "odt",
+        "ods",
+        "odp",
+        "rtf",
+        "csv",
+        "txt",
+        "png",
+        "jpg",
+        "jpeg",
+        "gif",
+    ],
+)
 MAILER_ATTACHMENT_MAX_BYTES = env.int("MAILER_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 
-# --- Spreadsheet imports (XLSX/CSV): bounded, read through mailer.spreadsheet_reader --------
+# --- Spreadsheet imports (XLSX/CSV): bounded, read through mailer.spreadsheets.reader ------
 # Checked before the file is parsed; the row limit is MAILER_MAX_CAMPAIGN_RECIPIENTS.
 MAILER_IMPORT_MAX_BYTES = env.int("MAILER_IMPORT_MAX_BYTES", default=10 * 1024 * 1024)
 # What an XLSX (a zip) may unpack to, in all and per member, checked before openpyxl opens it.
@@ -396,40 +338,8 @@ RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="")
 # increments non-atomically; a single local process can live with that.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + ([] if REDIS_URL else ["django_ratelimit.E003"])
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"redact_emails": {"()": "mailer.pii.RedactEmailsFilter"}},
-    "formatters": {
-        "text": {"()": "mailer.pii.KeyValueFormatter"},
-        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}",
-                          "style": "{"},
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-            "rename_fields": {"levelname": "level", "asctime": "time", "name": "logger"},
-        },
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": env.str("LOG_FORMAT", default="text" if DEBUG else "json"),
-            "filters": ["redact_emails"],
-        },
-        # runserver's request lines (`make run`), as Django prints them, redacted.
-        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server",
-                          "filters": ["redact_emails"]},
-    },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "mailer": {"level": env.str("MAILER_LOG_LEVEL", default="INFO")},
-        # With a handler of its own here, run_huey does not add a second one (every line twice).
-        "huey": {"level": "INFO", "handlers": ["console"], "propagate": False},
-        "mail.log": {"level": "WARNING"},  # aiosmtpd's catcher narrates every SMTP command
-        # Django's own handlers for these have no redaction filter (DEBUG's console copy of
-        # "Not Found: /path", mail to ADMINS, runserver's lines): replaced by ours.
-        "django": {"handlers": [], "level": "INFO", "propagate": True},
-        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
-        "py.warnings": {"handlers": [], "propagate": True},
-    },
-}
+LOGGING = logs.logging_settings(
+    console_format=env.str("LOG_FORMAT", default="text" if DEBUG else "json"),
+    level=env.str("LOG_LEVEL", default="INFO"),
+    mailer_level=env.str("MAILER_LOG_LEVEL", default="INFO"),
+)

@@ -11,9 +11,11 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key")
 # runs each test with DEBUG off); tests of production behaviour start child processes with
 # DEBUG=False explicitly.
 os.environ.setdefault("DEBUG", "True")
+# The suite tests the dev tools too; tests/devtools/ proves production settings leave them out.
+os.environ.setdefault("DEVTOOLS", "True")
 os.environ.setdefault("MAILER_SECRETS_KEY", "dGVzdC1vbmx5LW1haWxlci1zZWNyZXRzLWtleS0zMmI=")  # a Fernet key, tests only
 
-from .settings import *  # noqa: E402,F403
+from config.settings import *  # noqa: E402,F403
 
 HUEY["immediate"] = True  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -6,4 +6,4 @@ class MailerConfig(AppConfig):
     verbose_name = "Рассылки"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the deployment checks)
+        from mailer import checks  # noqa: F401  (registers the deployment checks)

@@ -17,10 +17,35 @@ from django.utils.deconstruct import deconstructible
 
 # Types a browser or a mail client would run or render as a page: refused even if an
 # operator lists them in MAILER_ATTACHMENT_EXTENSIONS.
-NEVER_ALLOWED = frozenset({
-    "htm", "html", "xhtml", "shtml", "mht", "mhtml", "svg", "svgz", "xml", "xsl", "js", "mjs",
-    "hta", "swf", "exe", "com", "bat", "cmd", "scr", "msi", "ps1", "vbs", "jar", "sh", "php",
-})
+NEVER_ALLOWED = frozenset(
+    {
+        "htm",
+        "html",
+        "xhtml",
+        "shtml",
+        "mht",
+        "mhtml",
+        "svg",
+        "svgz",
+        "xml",
+        "xsl",
+        "js",
+        "mjs",
+        "hta",
+        "swf",
+        "exe",
+        "com",
+        "bat",
+        "cmd",
+        "scr",
+        "msi",
+        "ps1",
+        "vbs",
+        "jar",
+        "sh",
+        "php",
+    }
+)
 
 
 @deconstructible
@@ -49,8 +74,7 @@ def validate_upload(upload) -> None:
     limit = settings.MAILER_ATTACHMENT_MAX_BYTES
     if upload.size > limit:
         raise ValidationError(
-            f"Файл «{name}» слишком большой: {filesizeformat(upload.size)}, "
-            f"можно не больше {filesizeformat(limit)}."
+            f"Файл «{name}» слишком большой: {filesizeformat(upload.size)}, можно не больше {filesizeformat(limit)}."
         )
 
 

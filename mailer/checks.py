@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from . import stored_secrets
+from mailer import stored_secrets
 
 
 @checks.register(checks.Tags.security)

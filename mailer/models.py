@@ -3,8 +3,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from .attachments import AttachmentStorage
-from .stored_secrets import EncryptedField
+from mailer.attachments import AttachmentStorage
+from mailer.stored_secrets import EncryptedField
 
 
 class GlobalMailAccount(models.Model):
@@ -33,13 +33,13 @@ class GlobalMailAccount(models.Model):
     def __str__(self):
         return f"{self.smtp_host}:{self.smtp_port}"
 
-    def clean(self):
-        if self.use_tls and self.use_ssl:
-            raise ValidationError("Выберите что-то одно: STARTTLS или SSL.")
-
     def save(self, *args, **kwargs):
         self.pk = 1
         super().save(*args, **kwargs)
+
+    def clean(self):
+        if self.use_tls and self.use_ssl:
+            raise ValidationError("Выберите что-то одно: STARTTLS или SSL.")
 
     @classmethod
     def load(cls):
@@ -68,6 +68,16 @@ class SmtpBzQuota(models.Model):
         return cls.objects.order_by("-id").first()
 
 
+class CampaignQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Managers see their own campaigns; superusers see everyone's."""
+        return self if user.is_superuser else self.filter(created_by=user)
+
+    def editable(self):
+        """The rows whose `is_editable` holds, in SQL: where recipients may still be added."""
+        return self.filter(status__in=Campaign.EDITABLE_STATUSES)
+
+
 class Campaign(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Черновик"
@@ -75,6 +85,11 @@ class Campaign(models.Model):
         SENDING = "sending", "Отправляется"
         PAUSED = "paused", "На паузе"
         SENT = "sent", "Отправлена"
+
+    # Nothing of this version went out yet (draft), or the sender stopped (paused).
+    EDITABLE_STATUSES = (Status.DRAFT, Status.PAUSED)
+    # The sender's to work on: waiting in the queue or being sent.
+    IN_SENDERS_HANDS = (Status.READY, Status.SENDING)
 
     name = models.CharField("название", max_length=255)
     subject = models.CharField("тема письма", max_length=255)
@@ -94,6 +109,8 @@ class Campaign(models.Model):
     created_at = models.DateTimeField("создана", auto_now_add=True)
     updated_at = models.DateTimeField("изменена", auto_now=True)
 
+    objects = CampaignQuerySet.as_manager()
+
     class Meta:
         verbose_name = "кампания"
         verbose_name_plural = "кампании"
@@ -101,6 +118,58 @@ class Campaign(models.Model):
 
     def __str__(self):
         return self.name
+
+    # --- what staff may do now ---------------------------------------------------------------
+    # The services refuse an action unless its predicate holds, and every admin button (detail,
+    # row, inline, delete) shows by the same predicate. Those reading the queue use
+    # `campaign.queue`: lists select_related("queue").
+
+    @property
+    def is_editable(self) -> bool:
+        """Text, attachments and recipients may change."""
+        return self.status in self.EDITABLE_STATUSES
+
+    @property
+    def can_start(self) -> bool:
+        """Only a draft starts; a paused campaign is resumed instead."""
+        return self.status == self.Status.DRAFT
+
+    @property
+    def can_pause(self) -> bool:
+        """In the sender's hands and not finished (a campaign finished with errors stays
+        «Отправляется» with its queue completed: there is nothing left to pause)."""
+        queue = self.current_queue
+        return self.status in self.IN_SENDERS_HANDS and (queue is None or not queue.is_completed)
+
+    @property
+    def can_resume(self) -> bool:
+        """Paused, or waiting for a deferral that staff may cut short (checklist 8.2)."""
+        if self.status == self.Status.PAUSED:
+            return True
+        queue = self.current_queue
+        return self.status in self.IN_SENDERS_HANDS and queue is not None and queue.is_deferred
+
+    @property
+    def can_retry_failed(self) -> bool:
+        """Failures go back in line while the campaign is being sent or is paused."""
+        return self.status in (self.Status.SENDING, self.Status.PAUSED)
+
+    @property
+    def can_add_recipients(self) -> bool:
+        return self.is_editable
+
+    @property
+    def can_delete(self) -> bool:
+        """A campaign in the sender's hands is paused first, then deleted."""
+        return self.status not in self.IN_SENDERS_HANDS
+
+    @property
+    def current_queue(self) -> "CampaignQueue | None":
+        """The campaign's queue row, or None before its first start."""
+        try:
+            return self.queue
+        except CampaignQueue.DoesNotExist:
+            return None
 
 
 class CampaignAttachment(models.Model):
@@ -137,9 +206,7 @@ class CampaignRecipient(models.Model):
     # after an interruption whose outcome is unknown.
     RETRYABLE_ERROR_KINDS = (ErrorKind.TRANSIENT, ErrorKind.INTERRUPTED)
 
-    campaign = models.ForeignKey(
-        Campaign, verbose_name="кампания", on_delete=models.CASCADE, related_name="recipients"
-    )
+    campaign = models.ForeignKey(Campaign, verbose_name="кампания", on_delete=models.CASCADE, related_name="recipients")
     email = models.CharField("e-mail", max_length=254)
     name = models.CharField("имя", max_length=255, blank=True)
     company = models.ForeignKey(
@@ -159,13 +226,9 @@ class CampaignRecipient(models.Model):
         related_name="+",
     )
     variables = models.JSONField("переменные шаблона", default=dict, blank=True)
-    status = models.CharField(
-        "статус", max_length=16, choices=Status, default=Status.PENDING, db_index=True
-    )
+    status = models.CharField("статус", max_length=16, choices=Status, default=Status.PENDING, db_index=True)
     attempts = models.PositiveIntegerField("попыток", default=0)
-    error_kind = models.CharField(
-        "тип ошибки", max_length=16, choices=ErrorKind, default=ErrorKind.NONE, blank=True
-    )
+    error_kind = models.CharField("тип ошибки", max_length=16, choices=ErrorKind, default=ErrorKind.NONE, blank=True)
     last_error = models.TextField("последняя ошибка", blank=True)
     claimed_at = models.DateTimeField("взят в отправку", null=True, blank=True)
     sent_at = models.DateTimeField("отправлено", null=True, blank=True)
@@ -177,9 +240,7 @@ class CampaignRecipient(models.Model):
         verbose_name_plural = "получатели"
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["campaign", "email"], name="recipient_unique_email_per_campaign"
-            )
+            models.UniqueConstraint(fields=["campaign", "email"], name="recipient_unique_email_per_campaign")
         ]
         indexes = [models.Index(fields=["campaign", "status"], name="recipient_campaign_status")]
 
@@ -193,14 +254,13 @@ class CampaignQueue(models.Model):
         PROCESSING = "processing", "Отправляется"
         PAUSED = "paused", "На паузе"
         COMPLETED = "completed", "Завершена"
-        CANCELLED = "cancelled", "Отменена"
 
     class DeferReason(models.TextChoices):
         NONE = "", "—"
         RATE_PER_HOUR = "rate_per_hour", "Достигнут лимит писем в час"
         DAILY_LIMIT = "daily_limit", "Достигнут дневной лимит менеджера"
         QUOTA_EXHAUSTED = "quota_exhausted", "Исчерпана месячная квота провайдера"
-        OUTSIDE_HOURS = "outside_hours", "Вне рабочего времени (09:00–18:00 МСК)"
+        OUTSIDE_HOURS = "outside_hours", "Вне рабочего времени"  # the hours: selectors.reason_label
         CIRCUIT_BREAKER = "circuit_breaker", "Много ошибок SMTP подряд"
 
     class PauseReason(models.TextChoices):
@@ -209,25 +269,17 @@ class CampaignQueue(models.Model):
         NONE = "", "—"
         TEMPLATE_ERROR = "template_error", "Ошибка в шаблоне письма"
 
-    campaign = models.OneToOneField(
-        Campaign, verbose_name="кампания", on_delete=models.CASCADE, related_name="queue"
-    )
-    status = models.CharField(
-        "статус", max_length=16, choices=Status, default=Status.PENDING, db_index=True
-    )
+    campaign = models.OneToOneField(Campaign, verbose_name="кампания", on_delete=models.CASCADE, related_name="queue")
+    status = models.CharField("статус", max_length=16, choices=Status, default=Status.PENDING, db_index=True)
     priority = models.IntegerField("приоритет", default=0)
     queued_at = models.DateTimeField("поставлена в очередь")
     started_at = models.DateTimeField("начало отправки", null=True, blank=True)
     heartbeat_at = models.DateTimeField("последняя активность", null=True, blank=True)
     completed_at = models.DateTimeField("завершена", null=True, blank=True)
-    defer_reason = models.CharField(
-        "причина отложения", max_length=32, choices=DeferReason, default="", blank=True
-    )
+    defer_reason = models.CharField("причина отложения", max_length=32, choices=DeferReason, default="", blank=True)
     deferred_until = models.DateTimeField("отложена до", null=True, blank=True)
     consecutive_transient_errors = models.PositiveIntegerField("временных ошибок подряд", default=0)
-    pause_reason = models.CharField(
-        "причина остановки", max_length=32, choices=PauseReason, default="", blank=True
-    )
+    pause_reason = models.CharField("причина остановки", max_length=32, choices=PauseReason, default="", blank=True)
     pause_detail = models.TextField("что случилось", blank=True)
 
     class Meta:
@@ -237,6 +289,15 @@ class CampaignQueue(models.Model):
 
     def __str__(self):
         return f"Очередь: {self.campaign}"
+
+    @property
+    def is_completed(self) -> bool:
+        return self.status == self.Status.COMPLETED
+
+    @property
+    def is_deferred(self) -> bool:
+        """Waiting in line for a gate to open at `deferred_until`."""
+        return self.status == self.Status.PENDING and self.deferred_until is not None
 
 
 class SendLog(models.Model):

@@ -1,37 +1,39 @@
-"""Campaign actions: the only writers of campaign state outside the sending pipeline.
+"""Every action staff (or a command) take on a campaign: checks, then transitions.
 
-Admin actions, commands and tests call these. Each refusal is a MailerError whose message
-is the Russian text staff read.
+Admin actions, commands and tests call these. Each first asks the campaign's predicate (the
+one its button shows by), then the other conditions, and refuses with a MailerError whose
+message is the Russian text staff read; the state changes themselves are mailer.transitions.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from . import limits, policy, sending, stored_secrets
-from .addresses import is_valid_email, normalize_email
-from .exceptions import MailerError
-from .messages import sample_context, trial_render
-from .models import Campaign, CampaignQueue, CampaignRecipient, GlobalMailAccount
-from .suppression import suppressed_among
-from .tokens import make_test_token, unsubscribe_url
+from mailer import stored_secrets, transitions
+from mailer.addresses import is_valid_email, normalize_email
+from mailer.engine import limits, one_off, policy
+from mailer.engine.compose import sample_context, trial_render
+from mailer.exceptions import MailerError
+from mailer.models import Campaign, CampaignRecipient, GlobalMailAccount, SendLog
+from mailer.suppression import suppressed_among
+from mailer.suppression.tokens import make_test_token, unsubscribe_url
 
 Status = Campaign.Status
 Recipient = CampaignRecipient.Status
-Queue = CampaignQueue.Status
 
 NO_RECIPIENTS = "Нет писем в очереди: в кампании нет получателей, ожидающих отправки."
 ACCOUNT_DISABLED = "Отправка выключена: включите почтовый аккаунт в «Настройках почты»."
 
 
 @transaction.atomic
-def campaign_start(*, campaign, user):
-    """Draft or paused → `ready`, with its queue created or re-armed for the sender."""
+def campaign_start(*, campaign: Campaign, user) -> Campaign:
+    """Draft → `ready`, with its queue created or re-armed for the sender."""
     campaign = _locked(campaign)
-    _require_status(campaign, {Status.DRAFT, Status.PAUSED}, action="запустить")
+    _require(campaign.can_start, campaign, action="запустить")
     _require_account_enabled()
     _require_renders(campaign)
     counts = _recipient_counts(campaign)
@@ -45,26 +47,22 @@ def campaign_start(*, campaign, user):
         )
     now = timezone.now()
     limits.throttle("campaign_start", user=user, now=now)
-    campaign.status = Status.READY
-    campaign.save(update_fields=["status", "updated_at"])
-    _arm_queue(campaign, now=now)
+    transitions.rearm(campaign=campaign, now=now)
     return campaign
 
 
 @transaction.atomic
-def campaign_pause(*, campaign, user):
+def campaign_pause(*, campaign: Campaign, user) -> Campaign:
+    """Ready or sending → `paused`: the sender stops before its next message."""
     campaign = _locked(campaign)
-    _require_status(campaign, {Status.READY, Status.SENDING}, action="поставить на паузу")
-    campaign.status = Status.PAUSED
-    campaign.save(update_fields=["status", "updated_at"])
-    CampaignQueue.objects.filter(campaign=campaign).exclude(status=Queue.COMPLETED).update(
-        status=Queue.PAUSED, defer_reason="", deferred_until=None, pause_reason="", pause_detail=""
-    )
+    _require(campaign.can_pause, campaign, action="поставить на паузу")
+    if not transitions.pause(campaign_id=campaign.pk):
+        raise MailerError(f"Кампания «{campaign.name}» только что завершила отправку — ставить на паузу нечего.")
     return campaign
 
 
 @transaction.atomic
-def campaign_resume(*, campaign, user):
+def campaign_resume(*, campaign: Campaign, user) -> Campaign:
     """Paused (by staff, the circuit breaker or a template error) or deferred → back to the
     sender now.
 
@@ -73,51 +71,38 @@ def campaign_resume(*, campaign, user):
     not render is refused here rather than paused again by the sender.
     """
     campaign = _locked(campaign)
-    queue = CampaignQueue.objects.filter(campaign=campaign).first()
-    deferred = queue is not None and queue.status == Queue.PENDING and queue.deferred_until
-    if campaign.status != Status.PAUSED and not deferred:
-        raise MailerError(
-            f"Кампания «{campaign.name}» не на паузе и не отложена — возобновлять нечего."
-        )
+    if not campaign.can_resume:
+        raise MailerError(f"Кампания «{campaign.name}» не на паузе и не отложена — возобновлять нечего.")
+    back_to = None
     if campaign.status == Status.PAUSED:
         _require_account_enabled()
         if not _recipient_counts(campaign)["pending"]:
             raise MailerError(NO_RECIPIENTS)
         _require_renders(campaign)
-        campaign.status = Status.SENDING if _has_outcomes(campaign) else Status.READY
-        campaign.save(update_fields=["status", "updated_at"])
-    CampaignQueue.objects.filter(campaign=campaign).update(
-        status=Queue.PENDING, defer_reason="", deferred_until=None, completed_at=None, pause_reason="",
-        pause_detail="",
-    )
+        back_to = Status.SENDING if _has_outcomes(campaign) else Status.READY
+    transitions.resume(campaign_id=campaign.pk, status=back_to)
+    campaign.refresh_from_db(fields=["status"])
     return campaign
 
 
 @transaction.atomic
-def campaign_retry_failed(*, campaign, user):
+def campaign_retry_failed(*, campaign: Campaign, user) -> int:
     """Puts recipients whose failure was temporary (or whose send was interrupted) back in
     the queue. Permanent failures (a rejected or invalid address) are not retried."""
     campaign = _locked(campaign)
-    _require_status(campaign, {Status.SENDING, Status.PAUSED}, action="повторить")
+    _require(campaign.can_retry_failed, campaign, action="повторить")
     _require_account_enabled()
-    failed = campaign.recipients.filter(status=Recipient.FAILED)
-    retried = failed.filter(error_kind__in=CampaignRecipient.RETRYABLE_ERROR_KINDS).update(
-        status=Recipient.PENDING, error_kind="", last_error="", claimed_at=None
-    )
+    retried = transitions.requeue_failed(campaign_id=campaign.pk, now=timezone.now())
     if not retried:
-        permanent = failed.count()
+        permanent = campaign.recipients.filter(status=Recipient.FAILED).count()
         raise MailerError(
             "Нет писем для повтора."
             + (f" {permanent} с постоянными ошибками (адрес отклонён) не повторяются." if permanent else "")
         )
-    # A finished queue goes back in line; a paused one waits for «Возобновить».
-    CampaignQueue.objects.filter(campaign=campaign, status=Queue.COMPLETED).update(
-        status=Queue.PENDING, queued_at=timezone.now(), completed_at=None
-    )
     return retried
 
 
-def send_test_email(*, campaign, user, to):
+def send_test_email(*, campaign: Campaign, user, to: str) -> SendLog:
     """Sends one test message now; counts in the hourly rate and writes SendLog(kind=test)."""
     to = normalize_email(to)
     if not is_valid_email(to):
@@ -134,7 +119,7 @@ def send_test_email(*, campaign, user, to):
             f"Достигнут лимит {limit} писем в час. "
             f"Тестовое письмо можно отправить после {policy.local_time(policy.next_hour_start(now=now)):%H:%M}."
         )
-    log = sending.send_test_message(campaign=campaign, account=account, to=to)
+    log = one_off.send_test_message(campaign=campaign, account=account, to=to)
     if log.status != log.Status.SENT:
         raise MailerError(f"Тестовое письмо не отправлено: {log.error}")
     return log
@@ -168,14 +153,14 @@ class NewRecipient:
 
 
 @transaction.atomic
-def add_recipients(*, campaign, recipients):
+def add_recipients(*, campaign: Campaign, recipients: Iterable[NewRecipient]) -> AddedRecipients:
     """Adds recipients, deduplicated against the campaign and each other.
 
     Invalid addresses are reported, not added; unsubscribed ones are added marked
     `unsubscribed` so staff see why they get nothing.
     """
     campaign = _locked(campaign)
-    _require_status(campaign, {Status.DRAFT, Status.PAUSED}, action="дополнить")
+    _require(campaign.can_add_recipients, campaign, action="дополнить")
     result = AddedRecipients()
     fresh = {}
     for recipient in recipients:
@@ -188,27 +173,21 @@ def add_recipients(*, campaign, recipients):
             fresh[email] = recipient
     existing = set(campaign.recipients.filter(email__in=list(fresh)).values_list("email", flat=True))
     result.duplicates += len(existing)
-    suppressed = suppressed_among(fresh)
     rows = [
         CampaignRecipient(
-            campaign=campaign,
-            email=email,
-            name=r.name,
-            company=r.company,
-            contact=r.contact,
-            variables=r.variables,
-            status=Recipient.UNSUBSCRIBED if email in suppressed else Recipient.PENDING,
+            campaign=campaign, email=email, name=r.name, company=r.company, contact=r.contact, variables=r.variables
         )
         for email, r in fresh.items()
         if email not in existing
     ]
     CampaignRecipient.objects.bulk_create(rows, ignore_conflicts=True)
     result.created = len(rows)
-    result.unsubscribed = sum(1 for row in rows if row.status == Recipient.UNSUBSCRIBED)
+    suppressed = suppressed_among(row.email for row in rows)
+    result.unsubscribed = transitions.mark_unsubscribed(campaign_id=campaign.pk, emails=suppressed) if suppressed else 0
     return result
 
 
-def recipients_from_companies(*, campaign, companies):
+def recipients_from_companies(*, campaign: Campaign, companies: QuerySet) -> AddedRecipients:
     """Each company's own e-mail and its contacts' e-mails become recipients."""
     new = []
     for company in companies.prefetch_related("contacts"):
@@ -216,28 +195,30 @@ def recipients_from_companies(*, campaign, companies):
             new.append(NewRecipient(email=company.email, name=company.name, company=company))
         for contact in company.contacts.all():
             if contact.email:
-                new.append(
-                    NewRecipient(email=contact.email, name=contact.full_name, company=company, contact=contact)
-                )
+                new.append(NewRecipient(email=contact.email, name=contact.full_name, company=company, contact=contact))
     return add_recipients(campaign=campaign, recipients=new)
 
 
 # --- shared checks -------------------------------------------------------------------------
 
 
-def _locked(campaign):
-    """The campaign row, fresh and locked until the action's transaction ends."""
-    return Campaign.objects.select_for_update().get(pk=campaign.pk)
+def _locked(campaign: Campaign) -> Campaign:
+    """The campaign row, fresh and locked until the action's transaction ends (its queue is
+    read with it, not locked: the predicates look at it)."""
+    return Campaign.objects.select_for_update(of=("self",)).select_related("queue").get(pk=campaign.pk)
 
 
-def _require_status(campaign, allowed, *, action):
-    if campaign.status not in allowed:
-        raise MailerError(
-            f"Кампанию «{campaign.name}» в статусе «{campaign.get_status_display()}» нельзя {action}."
-        )
+def _require(allowed: bool, campaign: Campaign, *, action: str) -> None:
+    """Refuses `action` unless the campaign's predicate (the one its button shows by) holds."""
+    if allowed:
+        return
+    refusal = f"Кампанию «{campaign.name}» в статусе «{campaign.get_status_display()}» нельзя {action}."
+    if campaign.status == Status.PAUSED and action == "запустить":
+        refusal += " Продолжить отправку — кнопка «Возобновить»."
+    raise MailerError(refusal)
 
 
-def _require_account_enabled():
+def _require_account_enabled() -> GlobalMailAccount:
     account = GlobalMailAccount.load()
     if not account.is_enabled:
         raise MailerError(ACCOUNT_DISABLED)
@@ -249,32 +230,12 @@ def _require_renders(campaign: Campaign) -> None:
     """Compiles and renders the campaign once for its first recipient; a template that fails
     raises CampaignTemplateError (a MailerError) naming the problem."""
     context = sample_context(campaign, email="", unsubscribe_url=unsubscribe_url(make_test_token(campaign.pk)))
-    trial_render(subject=campaign.subject, body_html=campaign.body_html, body_text=campaign.body_text,
-                 context=context)
+    trial_render(subject=campaign.subject, body_html=campaign.body_html, body_text=campaign.body_text, context=context)
 
 
-def _recipient_counts(campaign):
-    return campaign.recipients.aggregate(
-        total=Count("id"), pending=Count("id", filter=Q(status=Recipient.PENDING))
-    )
+def _recipient_counts(campaign: Campaign) -> dict[str, int]:
+    return campaign.recipients.aggregate(total=Count("id"), pending=Count("id", filter=Q(status=Recipient.PENDING)))
 
 
-def _has_outcomes(campaign):
+def _has_outcomes(campaign: Campaign) -> bool:
     return campaign.recipients.exclude(status__in=[Recipient.PENDING, Recipient.UNSUBSCRIBED]).exists()
-
-
-def _arm_queue(campaign, *, now):
-    CampaignQueue.objects.update_or_create(
-        campaign=campaign,
-        defaults={
-            "status": Queue.PENDING,
-            "queued_at": now,
-            "started_at": None,
-            "heartbeat_at": None,
-            "completed_at": None,
-            "defer_reason": "",
-            "deferred_until": None,
-            "pause_reason": "",
-            "pause_detail": "",
-        },
-    )

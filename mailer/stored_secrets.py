@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
-from .exceptions import MailerError
+from mailer.exceptions import MailerError
 
 PREFIX = "fernet:"  # marks a stored value as ours: anything else was written around the app
 
@@ -64,7 +64,9 @@ def decrypt(stored: str, *, label: str) -> "str | UnreadableSecret":
     try:
         return _fernet().decrypt(stored.removeprefix(PREFIX).encode()).decode()
     except InvalidToken:
-        return UnreadableSecret(stored, label, "ключ MAILER_SECRETS_KEY не подходит (значение зашифровано другим ключом)")
+        return UnreadableSecret(
+            stored, label, "ключ MAILER_SECRETS_KEY не подходит (значение зашифровано другим ключом)"
+        )
 
 
 def reveal(value: "str | UnreadableSecret") -> str:

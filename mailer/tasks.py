@@ -4,7 +4,10 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, periodic_task
 
-from . import import_uploads, policy, provider_suppression, quota, reconcile, sending
+from mailer.engine import policy, reconcile, sender
+from mailer.smtp_bz import quota
+from mailer.smtp_bz import suppression as provider_suppression
+from mailer.spreadsheets import uploads as import_uploads
 
 SEND_INTERVAL_SECONDS = 30
 
@@ -15,7 +18,7 @@ def _is_working_hours(now=None):
 
 @db_task()
 def send_pending_emails():
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -172,8 +172,7 @@ def make_campaign(owner, *, recipients=0, emails=(), name="Осенняя рас
     )
     addresses = list(emails) or [f"client{i}@example.com" for i in range(recipients)]
     CampaignRecipient.objects.bulk_create(
-        CampaignRecipient(campaign=campaign, email=address, name=f"Клиент {i}")
-        for i, address in enumerate(addresses)
+        CampaignRecipient(campaign=campaign, email=address, name=f"Клиент {i}") for i, address in enumerate(addresses)
     )
     return campaign
 
@@ -210,9 +209,7 @@ class FakeSmtpBz:
 
             def do_POST(self):
                 form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
-                fake.requests.append(
-                    {"method": "POST", "path": self.path, "headers": dict(self.headers), "form": form}
-                )
+                fake.requests.append({"method": "POST", "path": self.path, "headers": dict(self.headers), "form": form})
                 status = fake.post_status or fake.status
                 if self.path.endswith("/unsubscribe/add") and status == 200:
                     fake.unsubscribed.append({"address": form["address"][0], "reason": "api"})

@@ -15,10 +15,11 @@ import pytest
 import yaml
 from django.conf import settings
 
-from mailer import launcher, tokens
+from devtools import launcher
 from mailer.models import Unsubscribe
+from mailer.suppression import tokens
 from tests.conftest import free_port, make_campaign
-from tests.test_ops import BASE_DIR, database_url, production_env, wait_until
+from tests.processes import BASE_DIR, database_url, production_env, wait_until
 
 COMPOSE = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
 NGINX_CONF = (BASE_DIR / "deploy" / "nginx.conf").read_text()
@@ -55,7 +56,8 @@ def nginx_in_front_of(web_port, folder):
         f"daemon off;\nworker_processes 1;\nerror_log {folder}/error.log notice;\npid {folder}/nginx.pid;\n"
         "events { worker_connections 64; }\n"
         f"http {{\n  access_log {folder}/access.log;\n  client_body_temp_path {folder}/body;\n"
-        f"  proxy_temp_path {folder}/proxy;\n  include {folder}/site.conf;\n}}\n")
+        f"  proxy_temp_path {folder}/proxy;\n  include {folder}/site.conf;\n}}\n"
+    )
     return int(re.search(r"listen 127\.0\.0\.1:(\d+);", site).group(1))
 
 
@@ -63,8 +65,12 @@ def post_from(client_ip, port, path):
     """A one-click POST from `client_ip` (any 127.x address is this machine's loopback)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(client_ip, 0))
     try:
-        connection.request("POST", path, body="List-Unsubscribe=One-Click",
-                           headers={"Host": "crm.example.com", "Content-Type": "application/x-www-form-urlencoded"})
+        connection.request(
+            "POST",
+            path,
+            body="List-Unsubscribe=One-Click",
+            headers={"Host": "crm.example.com", "Content-Type": "application/x-www-form-urlencoded"},
+        )
         return connection.getresponse().status
     finally:
         connection.close()
@@ -77,20 +83,40 @@ def test_through_the_proxy_each_client_has_its_own_bucket_and_a_valid_link_alway
     valid = f"/unsubscribe/{tokens.make_token(recipient.pk)}/"
     web_port = free_port()
     proxy_port = nginx_in_front_of(web_port, tmp_path)
-    check = subprocess.run(["nginx", "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-                           capture_output=True, text=True, timeout=30)
+    check = subprocess.run(
+        ["nginx", "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert check.returncode == 0, check.stderr
-    env = production_env(DATABASE_URL=database_url(), PORT=web_port, WEB_CONCURRENCY=1, SECURE_SSL_REDIRECT="False",
-                         RATELIMIT_IP_META_KEY="HTTP_X_REAL_IP", MAILER_UNSUBSCRIBE_RATE_LIMIT="3/m",
-                         SECRET_KEY=settings.SECRET_KEY)  # the key that signed the valid link
-    web = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi:application", "--config",
-                            "config/gunicorn.py"], cwd=BASE_DIR, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    proxy = subprocess.Popen(["nginx", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = production_env(
+        DATABASE_URL=database_url(),
+        PORT=web_port,
+        WEB_CONCURRENCY=1,
+        SECURE_SSL_REDIRECT="False",
+        RATELIMIT_IP_META_KEY="HTTP_X_REAL_IP",
+        MAILER_UNSUBSCRIBE_RATE_LIMIT="3/m",
+        SECRET_KEY=settings.SECRET_KEY,
+    )  # the key that signed the valid link
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--config", "config/gunicorn.py"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    proxy = subprocess.Popen(
+        ["nginx", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        assert wait_until(lambda: launcher.is_listening("127.0.0.1", web_port)
-                          and launcher.is_listening("127.0.0.1", proxy_port), timeout=20, step=0.2)
+        assert wait_until(
+            lambda: launcher.is_listening("127.0.0.1", web_port) and launcher.is_listening("127.0.0.1", proxy_port),
+            timeout=20,
+            step=0.2,
+        )
         junk = [post_from("127.0.0.2", proxy_port, "/unsubscribe/junk/") for _ in range(5)]
         other_client = post_from("127.0.0.3", proxy_port, "/unsubscribe/junk/")
         valid_after_junk = post_from("127.0.0.2", proxy_port, valid)

@@ -24,10 +24,10 @@ import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import User
 
-from mailer import launcher
+from devtools import launcher
 from mailer.models import Campaign, CampaignRecipient
 from tests.conftest import free_port
-from tests.test_ops import BASE_DIR, Browser, database_url, production_env, wait_until
+from tests.processes import BASE_DIR, Browser, database_url, production_env, wait_until
 
 ADDRESS = "ivan.petrov@example.ru"
 BOUNCED = "gone.user@example.ru"
@@ -50,9 +50,15 @@ class Staff(Browser):
 
     def request(self, path, *, data=None, files=None, headers=None):
         body, content_type = _form(data, files) if data is not None else (None, None)
-        request = urllib.request.Request(self.base_url + path, data=body, headers={
-            "Referer": self.base_url + path, **({"Content-Type": content_type} if content_type else {}),
-            **(headers or {})})
+        request = urllib.request.Request(
+            self.base_url + path,
+            data=body,
+            headers={
+                "Referer": self.base_url + path,
+                **({"Content-Type": content_type} if content_type else {}),
+                **(headers or {}),
+            },
+        )
         try:
             with self.opener.open(request, timeout=20) as response:
                 return response.status, response.read()
@@ -69,11 +75,19 @@ def _form(data, files):
     if not files:
         return urllib.parse.urlencode(data, doseq=True).encode(), "application/x-www-form-urlencoded"
     boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-             for name, value in data.items()]
-    parts += [(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-               "Content-Type: application/octet-stream\r\n\r\n").encode() + content + b"\r\n"
-              for name, (filename, content) in files.items()]
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in data.items()
+    ]
+    parts += [
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + content
+        + b"\r\n"
+        for name, (filename, content) in files.items()
+    ]
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
@@ -103,25 +117,37 @@ def work_as_staff(staff):
     seen = {"failed login": staff.submit("/admin/login/", {"username": ADDRESS, "password": "wrong"})[0]}
     staff.login("boss", "right-pass")
 
-    status, _ = staff.submit("/admin/mailer/campaign/add/", {
-        "name": "Осень", "subject": "Предложение", "body_html": "<p>Здравствуйте, {{ name }}!</p>",
-        "body_text": "", "attachments-TOTAL_FORMS": 1, "attachments-INITIAL_FORMS": 0,
-        "recipients-TOTAL_FORMS": 0, "recipients-INITIAL_FORMS": 0,
-    }, files={"attachments-0-file": ("price.pdf", b"%PDF-1.4 price")})
+    status, _ = staff.submit(
+        "/admin/mailer/campaign/add/",
+        {
+            "name": "Осень",
+            "subject": "Предложение",
+            "body_html": "<p>Здравствуйте, {{ name }}!</p>",
+            "body_text": "",
+            "attachments-TOTAL_FORMS": 1,
+            "attachments-INITIAL_FORMS": 0,
+            "recipients-TOTAL_FORMS": 0,
+            "recipients-INITIAL_FORMS": 0,
+        },
+        files={"attachments-0-file": ("price.pdf", b"%PDF-1.4 price")},
+    )
     campaign = Campaign.objects.get(name="Осень")
 
     page = staff.request("/admin/mailer/campaignrecipient/import/")[1].decode()
     xlsx_format = re.search(r'<option value="(\d+)"[^>]*>\s*xlsx\s*</option>', page).group(1)
-    _, preview = staff.submit("/admin/mailer/campaignrecipient/import/", {
-        "campaign": campaign.pk, "format": xlsx_format, "resource": 0},
-        files={"import_file": ("clients.xlsx", recipients_xlsx())})
+    _, preview = staff.submit(
+        "/admin/mailer/campaignrecipient/import/",
+        {"campaign": campaign.pk, "format": xlsx_format, "resource": 0},
+        files={"import_file": ("clients.xlsx", recipients_xlsx())},
+    )
     staff.submit("/admin/mailer/campaignrecipient/process_import/", confirm_form_fields(preview.decode()))
 
     search = f"/admin/mailer/campaignrecipient/?q={urllib.parse.quote(ADDRESS)}"
     seen["search"] = staff.request(search)[1].decode()
     seen["404 plain"] = staff.request(f"/no-such/{ADDRESS}/")[0]
-    seen["404 encoded"] = staff.request(f"/admin/no-such/{urllib.parse.quote(ADDRESS)}/",
-                                        headers={"Referer": staff.base_url + search})[0]
+    seen["404 encoded"] = staff.request(
+        f"/admin/no-such/{urllib.parse.quote(ADDRESS)}/", headers={"Referer": staff.base_url + search}
+    )[0]
     seen["bad unsubscribe"] = staff.request(f"/unsubscribe/{ADDRESS}/", data={"List-Unsubscribe": "One-Click"})[0]
     detail = f"/admin/mailer/campaign/{campaign.pk}/"
     seen["test e-mail"] = staff.submit(detail + "test-email/", {"_form_submitted": "on", "to": TESTER})[1].decode()
@@ -143,18 +169,36 @@ def boss(db):
 def test_a_production_process_logs_no_full_address_anywhere(tmp_path, boss, inbox):
     inbox.refuse[BOUNCED] = f"550 5.1.1 <{BOUNCED}>: Recipient unknown"
     port = free_port()
-    env = production_env(DATABASE_URL=database_url(), PORT=port, WEB_CONCURRENCY=1, ALLOWED_HOSTS="127.0.0.1",
-                         SECURE_SSL_REDIRECT="False", SECURE_COOKIES="False", DATA_DIR=tmp_path,
-                         MAILER_WORKING_HOURS_ENABLED="false")
+    env = production_env(
+        DATABASE_URL=database_url(),
+        PORT=port,
+        WEB_CONCURRENCY=1,
+        ALLOWED_HOSTS="127.0.0.1",
+        SECURE_SSL_REDIRECT="False",
+        SECURE_COOKIES="False",
+        DATA_DIR=tmp_path,
+        MAILER_WORKING_HOURS_ENABLED="false",
+    )
     output = tmp_path / "gunicorn.log"
     with output.open("w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi:application", "--config",
-                                   "config/gunicorn.py"], cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--config", "config/gunicorn.py"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         assert wait_until(lambda: launcher.is_listening("127.0.0.1", port), timeout=20, step=0.2)
         campaign, seen = work_as_staff(Staff(f"http://127.0.0.1:{port}"))
-        sender = subprocess.run([sys.executable, "manage.py", "mailer_send_now"], cwd=BASE_DIR, env=env,
-                                capture_output=True, text=True, timeout=60)
+        sender = subprocess.run(
+            [sys.executable, "manage.py", "mailer_send_now"],
+            cwd=BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=15)

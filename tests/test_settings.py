@@ -20,8 +20,9 @@ def limits_in_a_new_process(env_file=None, **variables):
     env.update(DJANGO_SETTINGS_MODULE="config.settings", **variables)
     if env_file:
         env["ENV_FILE"] = str(env_file)
-    result = subprocess.run([sys.executable, "-c", PRINT_LIMITS], env=env, cwd=ROOT, capture_output=True,
-                            text=True, timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", PRINT_LIMITS], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
     return result.stdout.split()
 
 
@@ -47,16 +48,19 @@ PRINT_DEBUG = "import django; django.setup(); from django.conf import settings a
 
 
 def run_settings(code, **variables):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAILER_", "DJANGO_"))
-           and k not in ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MAILER_", "DJANGO_")) and k not in ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS")
+    }
     env.update(DJANGO_SETTINGS_MODULE="config.settings", ENV_FILE="/nonexistent", **variables)
-    return subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
 
 
 def test_debug_is_off_unless_asked_for():
-    result = run_settings(PRINT_DEBUG, SECRET_KEY="k" * 50, ALLOWED_HOSTS="crm.example.com",
-                          MAILER_SECRETS_KEY="x" * 43 + "=")
+    result = run_settings(
+        PRINT_DEBUG, SECRET_KEY="k" * 50, ALLOWED_HOSTS="crm.example.com", MAILER_SECRETS_KEY="x" * 43 + "="
+    )
     assert result.stdout.split() == ["False"], result.stderr
 
 
@@ -68,8 +72,14 @@ def test_without_debug_or_a_secret_key_the_process_refuses_to_start():
 
 @pytest.mark.parametrize("word, parsed", [("True", "True"), ("on", "True"), ("0", "False"), ("no", "False")])
 def test_debug_accepts_the_usual_words(word, parsed, tmp_path):
-    result = run_settings(PRINT_DEBUG, DEBUG=word, DATA_DIR=str(tmp_path), SECRET_KEY="k" * 50,
-                          ALLOWED_HOSTS="crm.example.com", MAILER_SECRETS_KEY="x" * 43 + "=")
+    result = run_settings(
+        PRINT_DEBUG,
+        DEBUG=word,
+        DATA_DIR=str(tmp_path),
+        SECRET_KEY="k" * 50,
+        ALLOWED_HOSTS="crm.example.com",
+        MAILER_SECRETS_KEY="x" * 43 + "=",
+    )
     assert result.stdout.split() == [parsed], result.stderr
 
 

@@ -1,4 +1,11 @@
 """The mailer's back-office screens, one module a screen."""
 
-from . import account, campaigns, queue, recipients, sendlog, unsubscribes  # noqa: F401
-from . import outbox  # noqa: F401  (its views mount through UNFOLD["SITE_VIEWS"])
+from mailer.admin import (  # noqa: F401
+    account,
+    campaigns,
+    companies,
+    queue,
+    recipients,
+    sendlog,
+    unsubscribes,
+)

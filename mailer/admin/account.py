@@ -5,8 +5,9 @@ from django.contrib import admin
 from unfold.admin import ModelAdmin
 from unfold.widgets import UnfoldAdminPasswordWidget
 
-from ..models import GlobalMailAccount, SmtpBzQuota
-from ..stored_secrets import UnreadableSecret
+from backoffice.admin_mixins import SuperuserOnlyMixin
+from mailer.models import GlobalMailAccount, SmtpBzQuota
+from mailer.stored_secrets import UnreadableSecret
 
 SECRET_FIELDS = ("smtp_password", "smtp_bz_api_key")
 
@@ -17,7 +18,10 @@ class GlobalMailAccountForm(forms.ModelForm):
 
     class Meta:
         model = GlobalMailAccount
-        fields = "__all__"
+        fields = (
+            "is_enabled", "smtp_host", "smtp_port", "smtp_username", "smtp_password", "use_tls", "use_ssl",
+            "from_email", "from_name", "reply_to", "per_user_daily_limit", "smtp_bz_api_key",
+        )  # fmt: skip
         widgets = {name: UnfoldAdminPasswordWidget(render_value=False) for name in SECRET_FIELDS}
 
     def __init__(self, *args, **kwargs):
@@ -40,17 +44,6 @@ class GlobalMailAccountForm(forms.ModelForm):
 
     def clean_smtp_bz_api_key(self):
         return self._clean_secret("smtp_bz_api_key")
-
-
-class SuperuserOnlyMixin:
-    def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
 
 
 @admin.register(GlobalMailAccount)

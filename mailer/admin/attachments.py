@@ -4,8 +4,8 @@ from pathlib import PurePosixPath
 
 from django.http import FileResponse, Http404
 
-from ..attachments import may_download
-from ..models import CampaignAttachment
+from mailer.attachments import may_download
+from mailer.models import CampaignAttachment
 
 
 def download_attachment(request, name):

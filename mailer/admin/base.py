@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect
 
-from ..exceptions import MailerError
+from mailer.exceptions import MailerError
 
 
 class OwnedAdminMixin:
@@ -28,19 +28,6 @@ class OwnedAdminMixin:
             if obj is None:
                 return False
         return super().has_change_permission(request, obj)
-
-
-class ReadOnlyAdminMixin:
-    """A record of what happened: nobody adds, edits or deletes it here."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def redirect_after_action(request, url):

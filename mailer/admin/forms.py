@@ -15,13 +15,12 @@ from unfold.widgets import (
 )
 
 from backoffice.models import Company
-
-from ..addresses import is_valid_email, normalize_email
-from ..attachments import validate_upload
-from ..messages import sample_context, trial_render
-from ..models import Campaign, CampaignAttachment, CampaignRecipient
-from ..services import NewRecipient
-from ..templating import CampaignTemplateError
+from mailer.addresses import is_valid_email, normalize_email
+from mailer.attachments import validate_upload
+from mailer.engine.compose import sample_context, trial_render
+from mailer.engine.templating import CampaignTemplateError
+from mailer.models import Campaign, CampaignAttachment, CampaignRecipient
+from mailer.services import NewRecipient
 
 
 class CampaignForm(forms.ModelForm):
@@ -115,9 +114,7 @@ class CompaniesFilterForm(BaseDialogForm):
     """Which companies become recipients: their own e-mail and their contacts' e-mails."""
 
     search = forms.CharField(label="Название содержит", required=False, widget=UnfoldAdminTextInputWidget)
-    cities = forms.MultipleChoiceField(
-        label="Города", required=False, widget=UnfoldAdminSelectMultipleWidget
-    )
+    cities = forms.MultipleChoiceField(label="Города", required=False, widget=UnfoldAdminSelectMultipleWidget)
     industry = forms.ChoiceField(label="Отрасль", required=False, widget=UnfoldAdminSelectWidget)
     only_mine = forms.BooleanField(label="Только мои компании", required=False, widget=UnfoldBooleanSwitchWidget)
 

@@ -1,12 +1,19 @@
 """`GET /admin/mailer/poll/`: the live state of the queue, for the progress bar and the
-dashboard. Staff only; a fixed number of queries whatever the size of the campaigns."""
+dashboard. Staff only; a fixed number of queries whatever the size of the campaigns.
+
+The JSON (checklist 18.1) is the selectors' read models as they are, times as ISO strings in
+the mailer's zone: active_campaign, queue_status, reason_code, reason_text, next_run_at,
+queued_count, next_campaign_at, hourly, quota, daily and, with ?campaign=ID, that campaign.
+"""
+
+import dataclasses
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.utils import timezone
 
-from .. import sending, status
-from ..models import Campaign, GlobalMailAccount
+from mailer import selectors
+from mailer.models import Campaign
 
 
 def poll(request):
@@ -14,29 +21,20 @@ def poll(request):
     if not user.has_perm("mailer.view_campaign"):
         raise PermissionDenied
     now = timezone.now()
-    own = Campaign.objects.all() if user.is_superuser else Campaign.objects.filter(created_by=user)
-    data = status.snapshot(now=now, can_see=lambda campaign: user.is_superuser or campaign.created_by_id == user.pk)
-    data["daily"] = {
-        "used": sending.owner_sent_today(user.pk, now=now),
-        "limit": GlobalMailAccount.load().per_user_daily_limit,
-    }
+    visible = Campaign.objects.visible_to(user)
+    snapshot = selectors.snapshot(
+        now=now, can_see=lambda campaign: user.is_superuser or campaign.created_by_id == user.pk
+    )
+    data = {**selectors.as_json(snapshot), "daily": selectors.as_json(selectors.daily_usage_of(user, now=now))}
     campaign_id = request.GET.get("campaign")
     if campaign_id:
-        campaign = own.filter(pk=campaign_id).select_related("queue").first() if campaign_id.isdigit() else None
+        campaign = visible.filter(pk=campaign_id).select_related("queue").first() if campaign_id.isdigit() else None
         if campaign is None:
             raise Http404("Кампания не найдена.")
-        data["campaign"] = _campaign_state(campaign, now=now)
+        data["campaign"] = selectors.as_json(
+            {
+                **dataclasses.asdict(selectors.campaign_progress(campaign)),
+                **dataclasses.asdict(selectors.queue_state(campaign.current_queue, now=now)),
+            }
+        )
     return JsonResponse(data, json_dumps_params={"ensure_ascii": False})
-
-
-def _campaign_state(campaign, *, now):
-    queue = getattr(campaign, "queue", None)
-    return {
-        **status.campaign_progress(campaign),
-        "queue_status": queue.status if queue else None,
-        "reason_code": queue.defer_reason if queue else "",
-        "reason_text": status.reason_text(queue, now=now),
-        "deferred_until": status.local_iso(queue.deferred_until) if queue else None,
-        "pause_reason": queue.pause_reason if queue else "",
-        "pause_detail": queue.pause_detail if queue else "",
-    }

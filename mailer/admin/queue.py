@@ -5,9 +5,9 @@ from django.utils import timezone
 from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
-from ..models import CampaignQueue
-from ..status import reason_text, with_progress
-from .base import OwnedAdminMixin
+from mailer.admin.base import OwnedAdminMixin
+from mailer.models import CampaignQueue
+from mailer.selectors import reason_text, with_progress
 
 
 @admin.register(CampaignQueue)
@@ -27,8 +27,18 @@ class CampaignQueueAdmin(OwnedAdminMixin, ModelAdmin):
     list_select_related = ("campaign",)
     search_fields = ("campaign__name",)
     fields = (
-        "campaign", "status", "priority", "defer_reason", "deferred_until", "queued_at", "started_at",
-        "heartbeat_at", "completed_at", "consecutive_transient_errors", "pause_reason", "pause_detail",
+        "campaign",
+        "status",
+        "priority",
+        "defer_reason",
+        "deferred_until",
+        "queued_at",
+        "started_at",
+        "heartbeat_at",
+        "completed_at",
+        "consecutive_transient_errors",
+        "pause_reason",
+        "pause_detail",
     )
 
     def get_queryset(self, request):
@@ -45,8 +55,10 @@ class CampaignQueueAdmin(OwnedAdminMixin, ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @display(description="статус", label={"Отправляется": "info", "Ожидает": "warning", "На паузе": "danger",
-                                         "Завершена": "success"})
+    @display(
+        description="статус",
+        label={"Отправляется": "info", "Ожидает": "warning", "На паузе": "danger", "Завершена": "success"},
+    )
     def status_badge(self, obj):
         return obj.get_status_display()
 

@@ -8,19 +8,18 @@ from unfold.contrib.filters.admin import RelatedDropdownFilter
 from unfold.contrib.import_export.forms import ExportForm
 from unfold.widgets import UnfoldAdminSelectWidget
 
-from ..models import Campaign, CampaignRecipient
-from ..resources import RecipientResource, report_summary
-from ..suppression import suppressed_among
-from .base import OwnedAdminMixin
-from .forms import RecipientForm
-from .spreadsheet_io import BoundedImportForm, IssuedUploadConfirmForm, SpreadsheetAdminMixin
-
-EDITABLE = (Campaign.Status.DRAFT, Campaign.Status.PAUSED)
+from mailer import transitions
+from mailer.admin.base import OwnedAdminMixin
+from mailer.admin.forms import RecipientForm
+from mailer.admin.spreadsheet_io import BoundedImportForm, IssuedUploadConfirmForm, SpreadsheetAdminMixin
+from mailer.models import Campaign, CampaignRecipient
+from mailer.spreadsheets.recipients import RecipientResource, report_summary
+from mailer.suppression import suppressed_among
 
 
 def _campaigns_for(user, *, editable_only):
-    campaigns = Campaign.objects.all() if user.is_superuser else Campaign.objects.filter(created_by=user)
-    return campaigns.filter(status__in=EDITABLE) if editable_only else campaigns
+    campaigns = Campaign.objects.visible_to(user)
+    return campaigns.editable() if editable_only else campaigns
 
 
 class RecipientImportForm(BoundedImportForm):
@@ -62,21 +61,38 @@ class CampaignRecipientAdmin(OwnedAdminMixin, SpreadsheetAdminMixin, ModelAdmin,
     list_filter = (("campaign", CampaignFilter), "status", "error_kind")
     list_filter_submit = True
     search_fields = ("email", "name", "campaign__name")
-    list_select_related = ("campaign",)
-    readonly_fields = ("status", "error_kind", "attempts", "last_error", "claimed_at", "sent_at",
-                       "smtp_message_id", "created_at")
+    list_select_related = ("campaign",)  # each row's campaign decides whether it may change
+    readonly_fields = (
+        "status",
+        "error_kind",
+        "attempts",
+        "last_error",
+        "claimed_at",
+        "sent_at",
+        "smtp_message_id",
+        "created_at",
+    )
     fields = ("campaign", "email", "name", "variables", *readonly_fields)
     form = RecipientForm
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
-        form.base_fields["campaign"].queryset = _campaigns_for(request.user, editable_only=obj is None)
+        if "campaign" in form.base_fields:  # absent from a read-only recipient's form
+            form.base_fields["campaign"].queryset = _campaigns_for(request.user, editable_only=True)
         return form
 
+    def has_change_permission(self, request, obj=None):
+        # As on the campaign's own recipients tab: only while the campaign may change.
+        if not super().has_change_permission(request, obj):
+            return False
+        recipient = self.get_object(request, str(obj)) if isinstance(obj, str | int) else obj
+        return recipient is None or recipient.campaign.is_editable
+
     def save_model(self, request, obj, form, change):
-        if not change and suppressed_among([obj.email]):
-            obj.status = CampaignRecipient.Status.UNSUBSCRIBED
         super().save_model(request, obj, form, change)
+        if not change and suppressed_among([obj.email]):
+            transitions.mark_unsubscribed(campaign_id=obj.campaign_id, emails=[obj.email])
+            obj.refresh_from_db(fields=["status"])
 
     # --- import ---------------------------------------------------------------------------
 

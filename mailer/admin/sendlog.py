@@ -1,8 +1,9 @@
 from django.contrib import admin
 from unfold.admin import ModelAdmin
 
-from ..models import SendLog
-from .base import OwnedAdminMixin, ReadOnlyAdminMixin
+from backoffice.admin_mixins import ReadOnlyAdminMixin
+from mailer.admin.base import OwnedAdminMixin
+from mailer.models import SendLog
 
 
 @admin.register(SendLog)

@@ -22,10 +22,10 @@ from django.views.decorators.http import require_POST
 from import_export.forms import ConfirmImportForm
 from unfold.contrib.import_export.forms import ImportForm
 
-from ..exceptions import MailerError
-from ..import_uploads import PrivateUploadStorage, UploadRefused, issue_name, redeem_name
-from ..spreadsheet_formats import EXPORT_FORMATS, IMPORT_FORMATS, neutralised
-from ..spreadsheet_reader import ReadLimits, SpreadsheetRefused, check_size
+from mailer.exceptions import MailerError
+from mailer.spreadsheets.formats import EXPORT_FORMATS, IMPORT_FORMATS, neutralised
+from mailer.spreadsheets.reader import ReadLimits, SpreadsheetRefused, check_size
+from mailer.spreadsheets.uploads import PrivateUploadStorage, UploadRefused, issue_name, redeem_name
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class BoundedImportForm(ImportForm):
 
 
 class IssuedUploadConfirmForm(ConfirmImportForm):
-    """Accepts only an upload name issued to this user (see mailer.import_uploads)."""
+    """Accepts only an upload name issued to this user (see mailer.spreadsheets.uploads)."""
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -125,9 +125,7 @@ class SpreadsheetAdminMixin:
     # check runs below instead, once the byte limit is in place (Django's documented way).
     @method_decorator(csrf_exempt)
     def bounded_import_view(self, request, **kwargs):
-        request.upload_handlers.insert(
-            0, BoundedUploadHandler(request, max_bytes=settings.MAILER_IMPORT_MAX_BYTES)
-        )
+        request.upload_handlers.insert(0, BoundedUploadHandler(request, max_bytes=settings.MAILER_IMPORT_MAX_BYTES))
         return csrf_protect(self.import_action)(request, **kwargs)
 
     def write_to_tmp_storage(self, import_file, input_format):

@@ -14,12 +14,12 @@ from import_export.results import RowResult
 from unfold.admin import ModelAdmin
 from unfold.contrib.import_export.forms import ExportForm
 
-from ..addresses import is_valid_email, normalize_email
-from ..models import Unsubscribe
-from ..pii import email_log_fields
-from ..suppression import suppress
-from ..suppression_resources import UnsubscribeResource
-from .spreadsheet_io import SpreadsheetAdminMixin
+from mailer.addresses import is_valid_email, normalize_email
+from mailer.admin.spreadsheet_io import SpreadsheetAdminMixin
+from mailer.models import Unsubscribe
+from mailer.pii import email_log_fields
+from mailer.spreadsheets.unsubscribes import UnsubscribeResource
+from mailer.suppression import suppress
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +137,4 @@ def _warn_invalid_rows(request, report):
 
 def _log_removed(emails, user):
     for email in emails:
-        logger.info(
-            "Address removed from the suppression list", extra={**email_log_fields(email), "user_id": user.pk}
-        )
+        logger.info("Address removed from the suppression list", extra={**email_log_fields(email), "user_id": user.pk})

@@ -61,11 +61,14 @@ def test_sixty_wrong_passwords_then_the_right_one_is_refused(boss, clock):
     assert not logged_in(client)
 
 
-@pytest.mark.parametrize("who, ip, allowed", [
-    ("another user, another IP", OFFICE_IP, True),
-    ("the locked username from another IP", OFFICE_IP, False),  # per username
-    ("another user from the locked IP", ATTACKER_IP, False),  # per IP
-])
+@pytest.mark.parametrize(
+    "who, ip, allowed",
+    [
+        ("another user, another IP", OFFICE_IP, True),
+        ("the locked username from another IP", OFFICE_IP, False),  # per username
+        ("another user from the locked IP", ATTACKER_IP, False),  # per IP
+    ],
+)
 def test_the_lock_holds_per_username_and_per_ip(boss, manager, clock, who, ip, allowed):
     fail("boss", 10)
 
@@ -146,11 +149,13 @@ def test_with_redis_down_the_door_still_locks_and_opens(boss, manager, clock, re
 def test_behind_the_proxy_the_client_ip_is_the_one_it_names(boss, clock, settings):
     settings.RATELIMIT_IP_META_KEY = "HTTP_X_REAL_IP"
     for _ in range(10):  # all through the proxy at 10.0.0.2, from one attacker
-        Client().post(LOGIN, {"username": "nobody", "password": "x"}, REMOTE_ADDR="10.0.0.2",
-                      HTTP_X_REAL_IP=ATTACKER_IP)
+        Client().post(
+            LOGIN, {"username": "nobody", "password": "x"}, REMOTE_ADDR="10.0.0.2", HTTP_X_REAL_IP=ATTACKER_IP
+        )
     office = Client()
-    response = office.post(LOGIN, {"username": "boss", "password": "right-pass"}, REMOTE_ADDR="10.0.0.2",
-                           HTTP_X_REAL_IP=OFFICE_IP)
+    response = office.post(
+        LOGIN, {"username": "boss", "password": "right-pass"}, REMOTE_ADDR="10.0.0.2", HTTP_X_REAL_IP=OFFICE_IP
+    )
     assert response.status_code == 302  # the office is not the attacker, though both came via the proxy
 
 

@@ -40,19 +40,23 @@ def sender():
 
 def xlsx_file(tmp_path):
     book = openpyxl.Workbook()
-    for row in [["email", "имя", "компания"],
-                ["anna@example.ru", "Анна", "ООО Альфа"],
-                ["boris@example.ru", "Борис", "ООО Бета"],
-                ["not-an-email", "Ошибка", ""],
-                ["vera@example.ru", "Вера", "ООО Гамма"],
-                ["gleb@example.ru", "Глеб", "ООО Дельта"]]:
+    for row in [
+        ["email", "имя", "компания"],
+        ["anna@example.ru", "Анна", "ООО Альфа"],
+        ["boris@example.ru", "Борис", "ООО Бета"],
+        ["not-an-email", "Ошибка", ""],
+        ["vera@example.ru", "Вера", "ООО Гамма"],
+        ["gleb@example.ru", "Глеб", "ООО Дельта"],
+    ]:
         book.active.append(row)
     path = tmp_path / "clients.xlsx"
     book.save(path)
     return path
 
 
-def test_manager_runs_a_campaign_in_the_browser(transactional_db, live_server, browser_page, inbox, clock, sender, settings, tmp_path):
+def test_manager_runs_a_campaign_in_the_browser(
+    transactional_db, live_server, browser_page, inbox, clock, sender, settings, tmp_path
+):
     settings.MAILER_RATE_PER_HOUR = 3  # a test e-mail and two messages: the day includes a deferral
     manager = User.objects.create_user("olga", "olga@crm.example", "Secret-pass-1", is_staff=True)
     manager.groups.add(Group.objects.get(name=MANAGER_GROUP))
@@ -121,8 +125,13 @@ def test_manager_runs_a_campaign_in_the_browser(transactional_db, live_server, b
     page.wait_for_selector("#campaign-progress[data-percent='100']", timeout=30_000)
     shot(page, "12-progress-100")
 
-    assert sorted(inbox.addresses()) == ["anna@example.ru", "boris@example.ru", "gleb@example.ru",
-                                         "olga@crm.example", "vera@example.ru"]
+    assert sorted(inbox.addresses()) == [
+        "anna@example.ru",
+        "boris@example.ru",
+        "gleb@example.ru",
+        "olga@crm.example",
+        "vera@example.ru",
+    ]
     received = {r.to: r.message for r in inbox.received}
     assert received["anna@example.ru"]["Subject"].strip() == "Предложение для ООО Альфа"
     campaign.refresh_from_db()

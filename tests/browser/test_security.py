@@ -8,9 +8,10 @@ from django.contrib.auth.models import Group, User
 
 from backoffice.models import Company
 from backoffice.permissions import MANAGER_GROUP
-from mailer import sending, services
+from mailer import services
+from mailer.engine import sender
 from mailer.models import Campaign
-from mailer.tokens import make_token
+from mailer.suppression.tokens import make_token
 from tests.browser.conftest import shot
 from tests.conftest import make_campaign
 
@@ -23,12 +24,12 @@ HOSTILE_BODY = (
     "<p>Здравствуйте, {{ name }}!</p>"
     # The first quote used to end the srcdoc attribute, and </iframe> the frame itself.
     '<p title="x"></iframe><script>alert("xss-1"); console.log("xss-ran-1"); fetch("/pwned-1")</script>'
-    '<img src="/pwned-2.png" onerror="alert(\'xss-2\'); console.log(\'xss-ran-2\')">'
-    '<img src=x onerror="console.log(\'xss-ran-3\'); fetch(\'/pwned-3\')">'
+    "<img src=\"/pwned-2.png\" onerror=\"alert('xss-2'); console.log('xss-ran-2')\">"
+    "<img src=x onerror=\"console.log('xss-ran-3'); fetch('/pwned-3')\">"
     '<p title="a" style="x" onmouseover="console.log(\'xss-ran-4\')">"\'><svg onload="console.log(\'xss-ran-5\')">'
     "<script>\n"
     "fetch('/admin/auth/user/add/').then(r => r.text()).then(html => {\n"
-    "  const token = html.match(/csrfmiddlewaretoken\" value=\"([^\"]+)/)[1];\n"
+    '  const token = html.match(/csrfmiddlewaretoken" value="([^"]+)/)[1];\n'
     "  const form = new FormData();\n"
     "  form.append('csrfmiddlewaretoken', token); form.append('username', 'pwned');\n"
     "  form.append('password1', 'Pwned-pass-123'); form.append('password2', 'Pwned-pass-123');\n"
@@ -53,7 +54,8 @@ class Watch:
 
     REPORT_VIOLATIONS = """
         document.addEventListener("securitypolicyviolation", (e) => console.error(
-            `CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`));
+            `CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"} `
+            + `at ${e.sourceFile}:${e.lineNumber}`));
     """
 
     def __init__(self, page):
@@ -118,8 +120,9 @@ def test_a_hostile_body_runs_nothing_in_a_superusers_browser(live_server, browse
 def test_an_ordinary_preview_shows_the_whole_letter(live_server, browser_page):
     page = browser_page
     owner = make_user("olga")
-    campaign = make_campaign(owner, recipients=1, body_html='<h2 style="color:#2563eb">Скидка для {{ name }}</h2>'
-                                                          '<p>До 31 декабря.</p>')
+    campaign = make_campaign(
+        owner, recipients=1, body_html='<h2 style="color:#2563eb">Скидка для {{ name }}</h2><p>До 31 декабря.</p>'
+    )
     log_in(page, live_server, "olga")
     page.goto(live_server.url + f"/admin/mailer/campaign/{campaign.pk}/change/")
     page.click("a:has-text('Предпросмотр')")
@@ -144,9 +147,18 @@ def test_the_admin_works_under_its_content_security_policy(live_server, browser_
 
     log_in(page, live_server, "boss")
     alpine_started(page)
-    for path in ["", "mailer/campaign/", "mailer/campaignrecipient/", "mailer/campaignrecipient/import/",
-                 "mailer/campaignqueue/", "mailer/sendlog/", "mailer/unsubscribe/", "backoffice/notification/",
-                 "backoffice/company/", "mailer/campaign/add/"]:
+    for path in [
+        "",
+        "mailer/campaign/",
+        "mailer/campaignrecipient/",
+        "mailer/campaignrecipient/import/",
+        "mailer/campaignqueue/",
+        "mailer/sendlog/",
+        "mailer/unsubscribe/",
+        "backoffice/notification/",
+        "backoffice/company/",
+        "mailer/campaign/add/",
+    ]:
         page.goto(admin + path)
         alpine_started(page)
 
@@ -163,8 +175,12 @@ def test_the_admin_works_under_its_content_security_policy(live_server, browser_
     page.click("#tabs-items a[href='#general']")
     page.click("a:text-is('Письмо')")
     page.wait_for_selector("textarea[name=body_html]", state="visible")
-    for action, field in [("Запустить", None), ("Тестовое письмо", "input[name=to]"),
-                          ("Добавить получателей", "textarea[name=lines]"), ("Из компаний", "input[name=search]")]:
+    for action, field in [
+        ("Запустить", None),
+        ("Тестовое письмо", "input[name=to]"),
+        ("Добавить получателей", "textarea[name=lines]"),
+        ("Из компаний", "input[name=search]"),
+    ]:
         page.click(f"a:has-text('{action}')")
         page.wait_for_selector("#dialog")
         if field:
@@ -191,7 +207,7 @@ def test_a_campaign_paused_for_its_template_opens_and_says_why(live_server, brow
     campaign = make_campaign(owner, recipients=2, name="Сломанная")
     services.campaign_start(campaign=campaign, user=owner)
     Campaign.objects.filter(pk=campaign.pk).update(body_html="<p>{% url 'admin:index' %}</p>")
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     log_in(page, live_server, "olga")
     page.goto(live_server.url + f"/admin/mailer/campaign/{campaign.pk}/change/")
@@ -199,6 +215,9 @@ def test_a_campaign_paused_for_its_template_opens_and_says_why(live_server, brow
     reason.locator("text=тег {% url %} в письмах запрещён").wait_for()
     assert reason.inner_text().endswith("Исправьте и нажмите «Возобновить».")
     page.click("a:has-text('Предпросмотр')")
-    assert page.locator("#campaign-preview-error").inner_text().startswith(
-        "Ошибка в шаблоне письма («Текст письма (HTML)», строка 1): тег {% url %} в письмах запрещён.")
+    assert (
+        page.locator("#campaign-preview-error")
+        .inner_text()
+        .startswith("Ошибка в шаблоне письма («Текст письма (HTML)», строка 1): тег {% url %} в письмах запрещён.")
+    )
     shot(page, "24-paused-for-template-error")

@@ -11,7 +11,8 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from mailer import limits, services
+from mailer import services
+from mailer.engine import limits
 from mailer.models import Campaign, CampaignQueue, CampaignRecipient, GlobalMailAccount, SendLog, SmtpBzQuota
 from mailer.pii import EMAIL_PATTERN
 from tests.conftest import make_campaign, msk
@@ -52,21 +53,28 @@ def busy_mailer(clock, mail_account, owner, other_owner):
     """One campaign sending (2 of 3 sent), one waiting, one deferred by the hourly rate, one
     paused by the circuit breaker; 3 sends counted this hour; the lock held; 2 starts by owner."""
     active = make_campaign(owner, recipients=3, name="Осенняя рассылка")
-    _queue(active, CampaignQueue.Status.PROCESSING, queued_at=msk(2026, 11, 30, 9, 0),
-           consecutive_transient_errors=1)
+    _queue(active, CampaignQueue.Status.PROCESSING, queued_at=msk(2026, 11, 30, 9, 0), consecutive_transient_errors=1)
     for recipient in active.recipients.all()[:2]:
         recipient.status = CampaignRecipient.Status.SENT
         recipient.save()
-        SendLog.objects.create(campaign=active, recipient=recipient, email=recipient.email,
-                               status=SendLog.Status.SENT)
+        SendLog.objects.create(campaign=active, recipient=recipient, email=recipient.email, status=SendLog.Status.SENT)
     waiting = make_campaign(owner, recipients=1, name="Зимняя рассылка")
     _queue(waiting, CampaignQueue.Status.PENDING, queued_at=msk(2026, 11, 30, 9, 30))
     deferred = make_campaign(other_owner, recipients=2, name="Новогодняя рассылка")
-    _queue(deferred, CampaignQueue.Status.PENDING, queued_at=msk(2026, 11, 30, 9, 10),
-           defer_reason=CampaignQueue.DeferReason.RATE_PER_HOUR, deferred_until=msk(2026, 11, 30, 11, 0))
+    _queue(
+        deferred,
+        CampaignQueue.Status.PENDING,
+        queued_at=msk(2026, 11, 30, 9, 10),
+        defer_reason=CampaignQueue.DeferReason.RATE_PER_HOUR,
+        deferred_until=msk(2026, 11, 30, 11, 0),
+    )
     paused = make_campaign(other_owner, recipients=1, name="Весенняя рассылка")
-    _queue(paused, CampaignQueue.Status.PAUSED, queued_at=msk(2026, 11, 30, 8, 0),
-           defer_reason=CampaignQueue.DeferReason.CIRCUIT_BREAKER)
+    _queue(
+        paused,
+        CampaignQueue.Status.PAUSED,
+        queued_at=msk(2026, 11, 30, 8, 0),
+        defer_reason=CampaignQueue.DeferReason.CIRCUIT_BREAKER,
+    )
     for _ in range(3):
         limits.count_hourly_send(now=NOW)
     lock = limits.SenderLock()
@@ -90,17 +98,26 @@ def test_status_shows_the_queue_counters_lock_and_throttles_on_one_screen(busy_m
     assert "прогресс 2/3 (67 %): отправлено 2, ошибок 0, ожидают 1, отписались 0" in text
     assert "временных ошибок SMTP подряд: 1" in text
     assert re.search(r"Ожидают: 1\n    «Зимняя рассылка» .*manager_a\) — 0/1; в очереди с 30\.11\.2026 09:30:00", text)
-    assert re.search(r"Отложены: 1\n    «Новогодняя рассылка» .*manager_b\) — 0/2; "
-                     r"Достигнут лимит писем в час\. Продолжится сегодня в 11:00 \(МСК\)\.", text)
+    assert re.search(
+        r"Отложены: 1\n    «Новогодняя рассылка» .*manager_b\) — 0/2; "
+        r"Достигнут лимит писем в час\. Продолжится сегодня в 11:00 \(МСК\)\.",
+        text,
+    )
     assert re.search(r"На паузе: 1\n    «Весенняя рассылка» .*Много ошибок SMTP подряд", text)
     assert "Лимит в час: 3 из 100 (ключ crm:mailer:rate:hour:2026-11-30:10)" in text
     assert "Отправлено сегодня по менеджерам (дневной лимит: без лимита)\n  manager_a: 2" in text
     assert "Квота smtp.bz: ещё не синхронизировалась" in text
     lock = busy_mailer["lock"].token
-    assert re.search(rf"Блокировка отправителя \(crm:mailer:send_pending_emails:lock\): "
-                     rf"занята \(значение {lock}\); осталось (59\d|600) с из 600 с", text)
-    assert re.search(rf"запуск кампаний: 2 из 10 \(ключ crm:mailer:throttle:campaign_start:user:{owner.pk}; "
-                     r"осталось (359\d|3600) с\)", text)
+    assert re.search(
+        rf"Блокировка отправителя \(crm:mailer:send_pending_emails:lock\): "
+        rf"занята \(значение {lock}\); осталось (59\d|600) с из 600 с",
+        text,
+    )
+    assert re.search(
+        rf"запуск кампаний: 2 из 10 \(ключ crm:mailer:throttle:campaign_start:user:{owner.pk}; "
+        r"осталось (359\d|3600) с\)",
+        text,
+    )
     assert f"тестовые письма: 0 из 5 (ключ crm:mailer:throttle:send_test_email:user:{owner.pk})" in text
     assert not EMAIL_PATTERN.search(text)  # recipients' addresses never reach the screen
 
@@ -111,8 +128,12 @@ def test_status_json_has_the_same_figures(busy_mailer, owner):
     assert report["queue"]["active"]["id"] == busy_mailer["active"].pk
     assert report["queue"]["active_status"] == "processing"
     states = {q["campaign"]: q["state"] for q in report["queue"]["queues"]}
-    assert states == {"Осенняя рассылка": "processing", "Зимняя рассылка": "pending",
-                      "Новогодняя рассылка": "deferred", "Весенняя рассылка": "paused"}
+    assert states == {
+        "Осенняя рассылка": "processing",
+        "Зимняя рассылка": "pending",
+        "Новогодняя рассылка": "deferred",
+        "Весенняя рассылка": "paused",
+    }
     [deferred] = [q for q in report["queue"]["queues"] if q["state"] == "deferred"]
     assert (deferred["defer_reason"], deferred["deferred_until"]) == ("rate_per_hour", "2026-11-30T11:00:00+03:00")
     assert report["hourly"] == {"used": 3, "limit": 100, "key": "crm:mailer:rate:hour:2026-11-30:10"}
@@ -172,8 +193,10 @@ def test_send_now_reports_a_deferral_with_its_time(clock, inbox, owner):
 
     assert inbox.received == []
     assert "отправлено 0, ошибок 0" in text
-    assert f"Кампания «{campaign.name}» отложена: Вне рабочего времени (09:00–18:00 МСК). " \
-           "Продолжится 01.12.2026 в 09:00 (МСК)." in text
+    assert (
+        f"Кампания «{campaign.name}» отложена: Вне рабочего времени (09:00–18:00 МСК). "
+        "Продолжится 01.12.2026 в 09:00 (МСК)." in text
+    )
 
 
 def test_send_now_stays_out_while_another_sender_holds_the_lock(clock, inbox, owner):
@@ -213,8 +236,11 @@ def test_sync_quota_failure_is_reported_and_keeps_the_last_figures(clock, mail_a
     clock.move_to(NOW + timedelta(hours=1))
     smtp_bz.status = 500
 
-    with pytest.raises(CommandError, match=r"Квота не синхронизирована: API smtp\.bz ответил 500\. "
-                                           r"Последнее известное значение: 14794\."):
+    with pytest.raises(
+        CommandError,
+        match=r"Квота не синхронизирована: API smtp\.bz ответил 500\. "
+        r"Последнее известное значение: 14794\.",
+    ):
         run("mailer_sync_quota")
     assert SmtpBzQuota.current().emails_available == 14794
 

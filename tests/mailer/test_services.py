@@ -4,7 +4,8 @@ import pytest
 from django.core.cache import cache
 
 from backoffice.models import Company, Contact
-from mailer import services, sending
+from mailer import services
+from mailer.engine import sender
 from mailer.exceptions import MailerError
 from mailer.models import Campaign, CampaignQueue, CampaignRecipient, SendLog, Unsubscribe
 from tests.conftest import make_campaign, msk
@@ -19,7 +20,7 @@ def start(campaign, user=None):
 # --- start --------------------------------------------------------------------------------
 
 
-def test_start_creates_the_queue_and_restart_after_pause_rearms_it(clock, mail_account, owner):
+def test_start_creates_the_queue_and_a_paused_campaign_is_resumed_not_started_again(clock, mail_account, owner):
     campaign = make_campaign(owner, recipients=2)
     start(campaign)
     queue = CampaignQueue.objects.get(campaign=campaign)
@@ -28,12 +29,17 @@ def test_start_creates_the_queue_and_restart_after_pause_rearms_it(clock, mail_a
     services.campaign_pause(campaign=campaign, user=owner)
     assert CampaignQueue.objects.get(campaign=campaign).status == CampaignQueue.Status.PAUSED
     clock.move_to(msk(2026, 11, 30, 10, 5))
-    start(campaign)
+    with pytest.raises(MailerError) as refusal:
+        start(campaign)
+    assert str(refusal.value) == (
+        "Кампанию «Осенняя рассылка» в статусе «На паузе» нельзя запустить. Продолжить отправку — кнопка «Возобновить»."
+    )
+    services.campaign_resume(campaign=campaign, user=owner)
 
     queue.refresh_from_db()
     campaign.refresh_from_db()
     assert (campaign.status, queue.status) == (Campaign.Status.READY, CampaignQueue.Status.PENDING)
-    assert queue.queued_at == msk(2026, 11, 30, 10, 5)
+    assert queue.queued_at == msk(2026, 11, 30, 10, 0)  # it keeps its place in line
     assert CampaignQueue.objects.count() == 1
 
 
@@ -86,10 +92,10 @@ def test_eleventh_start_in_an_hour_is_refused_until_the_hour_ends(clock, mail_ac
         start(campaigns[10])
     assert "не больше 10 в час" in str(refusal.value)
     assert "через 60 мин., после 11:00" in str(refusal.value)
-    assert cache.get("crm:mailer:throttle:campaign_start:user:%d" % owner.pk) == 11
+    assert cache.get(f"crm:mailer:throttle:campaign_start:user:{owner.pk}") == 11
 
     clock.move_to(msk(2026, 11, 30, 11, 0))
-    cache.delete("crm:mailer:throttle:campaign_start:user:%d" % owner.pk)  # Redis expired it
+    cache.delete(f"crm:mailer:throttle:campaign_start:user:{owner.pk}")  # Redis expired it
     start(campaigns[10])
     assert Campaign.objects.get(pk=campaigns[10].pk).status == Campaign.Status.READY
 
@@ -121,9 +127,7 @@ def test_sixth_test_email_in_an_hour_is_refused(clock, inbox, owner):
     assert len(inbox.received) == 5
 
 
-def test_redis_down_refuses_start_and_test_email_but_sending_goes_on(
-    clock, inbox, owner, redis_down, caplog
-):
+def test_redis_down_refuses_start_and_test_email_but_sending_goes_on(clock, inbox, owner, redis_down, caplog):
     queued = make_campaign(owner, recipients=3)
     CampaignQueue.objects.create(campaign=queued, queued_at=msk(2026, 11, 30, 9, 0))
     Campaign.objects.filter(pk=queued.pk).update(status=Campaign.Status.READY)
@@ -134,7 +138,7 @@ def test_redis_down_refuses_start_and_test_email_but_sending_goes_on(
         services.send_test_email(campaign=queued, user=owner, to="me@crm.example")
 
     with caplog.at_level("ERROR", logger="mailer"):
-        sending.run_sender_pass()
+        sender.run_sender_pass()
 
     assert len(inbox.received) == 3  # the hourly counter failed open
     messages = {r.getMessage() for r in caplog.records}
@@ -210,12 +214,12 @@ def test_retry_failed_requeues_transient_failures_only(clock, inbox, owner):
     inbox.refuse = {"t@example.com": "451 4.7.1 Try later", "p@example.com": "550 5.7.1 Rejected"}
     campaign = make_campaign(owner, emails=["t@example.com", "p@example.com", "ok@example.com"])
     start(campaign)
-    sending.run_sender_pass()
+    sender.run_sender_pass()
     inbox.refuse = {}
 
     assert services.campaign_retry_failed(campaign=campaign, user=owner) == 1
     assert CampaignQueue.objects.get(campaign=campaign).status == CampaignQueue.Status.PENDING
-    sending.run_sender_pass()
+    sender.run_sender_pass()
 
     assert campaign.recipients.get(email="t@example.com").status == "sent"
     assert campaign.recipients.get(email="p@example.com").status == "failed"

@@ -14,9 +14,11 @@ from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 from django.utils import timezone
 
-from mailer import quota, sending, services
+from mailer import services
+from mailer.engine import sender
 from mailer.exceptions import MailerError
 from mailer.models import CampaignRecipient, GlobalMailAccount, SmtpBzQuota
+from mailer.smtp_bz import quota
 from mailer.stored_secrets import UnreadableSecret
 from tests.conftest import RecordingHandler, free_port, make_campaign
 
@@ -81,16 +83,31 @@ class PasswordChecker:
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # loopback only
 def test_smtp_logs_in_with_the_decrypted_password(clock, owner):
     handler, checker = RecordingHandler(), PasswordChecker()
-    server = Controller(handler, hostname="127.0.0.1", port=free_port(), authenticator=checker,
-                        auth_required=True, auth_require_tls=False)
+    server = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=free_port(),
+        authenticator=checker,
+        auth_required=True,
+        auth_require_tls=False,
+    )
     server.start()
     try:
-        GlobalMailAccount.objects.update_or_create(pk=1, defaults={
-            "is_enabled": True, "smtp_host": "127.0.0.1", "smtp_port": server.port, "use_tls": False,
-            "smtp_username": "crm", "smtp_password": "s3cret-smtp-pass", "per_user_daily_limit": 0})
+        GlobalMailAccount.objects.update_or_create(
+            pk=1,
+            defaults={
+                "is_enabled": True,
+                "smtp_host": "127.0.0.1",
+                "smtp_port": server.port,
+                "use_tls": False,
+                "smtp_username": "crm",
+                "smtp_password": "s3cret-smtp-pass",
+                "per_user_daily_limit": 0,
+            },
+        )
         campaign = make_campaign(owner, emails=["anna@client.example"])
         services.campaign_start(campaign=campaign, user=owner)
-        sending.run_sender_pass()
+        sender.run_sender_pass()
     finally:
         server.stop()
     assert checker.seen == [("crm", "s3cret-smtp-pass")]
@@ -136,7 +153,7 @@ def test_with_an_unreadable_password_nothing_is_sent_and_nobody_is_blamed(inbox,
     services.campaign_start(campaign=campaign, user=owner)
     write_with_another_key(settings)  # e.g. the key was changed after the campaign started
     with caplog.at_level(logging.ERROR, logger="mailer"):
-        sending.run_sender_pass()
+        sender.run_sender_pass()
     assert not inbox.received
     assert campaign.recipients.get().status == CampaignRecipient.Status.PENDING
     assert "SMTP password cannot be decrypted, nothing sent" in [r.getMessage() for r in caplog.records]
@@ -145,8 +162,10 @@ def test_with_an_unreadable_password_nothing_is_sent_and_nobody_is_blamed(inbox,
 def test_starting_or_test_sending_says_why_in_russian(unreadable, inbox, owner, clock):
     GlobalMailAccount.objects.filter(pk=1).update(is_enabled=True)
     campaign = make_campaign(owner, emails=["anna@client.example"])
-    for action in (lambda: services.campaign_start(campaign=campaign, user=owner),
-                   lambda: services.send_test_email(campaign=campaign, user=owner, to="me@crm.example")):
+    for action in (
+        lambda: services.campaign_start(campaign=campaign, user=owner),
+        lambda: services.send_test_email(campaign=campaign, user=owner, to="me@crm.example"),
+    ):
         with pytest.raises(MailerError, match="Не удаётся расшифровать поле «пароль» в «Настройках почты»"):
             action()
     assert not inbox.received
@@ -166,9 +185,19 @@ def test_the_mail_settings_page_opens_says_so_and_keeps_or_replaces_the_value(un
     assert page.status_code == 200
     assert "Не удаётся расшифровать поле «пароль»" in page.content.decode()
     before = stored("smtp_password")
-    form = {"is_enabled": "on", "smtp_host": "smtp.example", "smtp_port": 2525, "smtp_username": "u",
-            "smtp_password": "", "use_tls": "on", "from_email": "crm@example.ru", "from_name": "",
-            "reply_to": "", "per_user_daily_limit": 100, "smtp_bz_api_key": ""}
+    form = {
+        "is_enabled": "on",
+        "smtp_host": "smtp.example",
+        "smtp_port": 2525,
+        "smtp_username": "u",
+        "smtp_password": "",
+        "use_tls": "on",
+        "from_email": "crm@example.ru",
+        "from_name": "",
+        "reply_to": "",
+        "per_user_daily_limit": 100,
+        "smtp_bz_api_key": "",
+    }
 
     assert client.post(url, form).status_code == 302
     assert stored("smtp_password") == before  # an empty field changes nothing, even this
@@ -184,10 +213,12 @@ def test_the_migration_encrypts_plain_values_of_older_versions():
     executor = MigrationExecutor(connection)
     executor.migrate([("mailer", "0003_attachments_private_storage")])
     with connection.cursor() as cursor:
-        cursor.execute("INSERT INTO mailer_globalmailaccount (id, is_enabled, smtp_host, smtp_port, "
-                       "smtp_username, smtp_password, use_tls, use_ssl, from_email, from_name, reply_to, "
-                       "per_user_daily_limit, smtp_bz_api_key, updated_at) VALUES (1, true, 'h', 587, 'u', "
-                       "'plain-pass', true, false, 'a@b.ru', '', '', 500, 'plain-key', now())")
+        cursor.execute(
+            "INSERT INTO mailer_globalmailaccount (id, is_enabled, smtp_host, smtp_port, "
+            "smtp_username, smtp_password, use_tls, use_ssl, from_email, from_name, reply_to, "
+            "per_user_daily_limit, smtp_bz_api_key, updated_at) VALUES (1, true, 'h', 587, 'u', "
+            "'plain-pass', true, false, 'a@b.ru', '', '', 500, 'plain-key', now())"
+        )
     try:
         call_command("migrate", "mailer", verbosity=0)
         assert stored("smtp_password").startswith("fernet:") and stored("smtp_bz_api_key").startswith("fernet:")

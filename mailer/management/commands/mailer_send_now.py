@@ -5,7 +5,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from mailer import limits, sending, services, status
+from mailer import selectors, services
+from mailer.engine import limits, sender
 from mailer.models import GlobalMailAccount, SendLog
 
 
@@ -22,7 +23,7 @@ class Command(BaseCommand):
                 "Проход пропущен; посмотрите mailer_status."
             )
         started, last_log = time.monotonic(), _last_log_id()
-        sending.run_sender_pass()
+        sender.run_sender_pass()
         self.stdout.write(_summary(last_log, time.monotonic() - started))
 
 
@@ -35,9 +36,9 @@ def _summary(last_log, seconds):
     sent = logs.filter(status=SendLog.Status.SENT).count()
     failed = logs.filter(status=SendLog.Status.FAILED).count()
     lines = [f"Проход отправителя завершён за {seconds:.1f} с: отправлено {sent}, ошибок {failed}."]
-    snapshot = status.snapshot(now=timezone.now())
-    if snapshot["reason_text"]:
-        lines.append(f"Кампания «{snapshot['active_campaign']['name']}» отложена: {snapshot['reason_text']}")
-    elif snapshot["active_campaign"] is None:
+    snapshot = selectors.snapshot(now=timezone.now())
+    if snapshot.reason_text:
+        lines.append(f"Кампания «{snapshot.active_campaign.name}» отложена: {snapshot.reason_text}")
+    elif snapshot.active_campaign is None:
         lines.append("В очереди больше ничего нет.")
     return "\n".join(lines)

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from mailer import status_report
+from mailer.management import status_report
 
 
 class Command(BaseCommand):
@@ -23,7 +23,7 @@ class Command(BaseCommand):
         user = _user(options["user"]) if options["user"] else None
         report = status_report.build(now=timezone.now(), user=user)
         if options["json"]:
-            self.stdout.write(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+            self.stdout.write(json.dumps(status_report.as_json(report), ensure_ascii=False, indent=2, default=str))
         else:
             self.stdout.write(status_report.render(report), ending="")
 

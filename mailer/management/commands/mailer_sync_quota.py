@@ -3,8 +3,9 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from mailer import policy, quota
+from mailer.engine import policy
 from mailer.models import GlobalMailAccount
+from mailer.smtp_bz import quota
 
 
 class Command(BaseCommand):
@@ -19,5 +20,5 @@ class Command(BaseCommand):
             raise CommandError(f"Квота не синхронизирована: {row.sync_error.rstrip('.')}.{kept}")
         self.stdout.write(
             f"Квота smtp.bz: осталось {row.emails_available} из {row.emails_limit}, "
-            f"синхронизирована {policy.local_time(row.last_synced_at):%d.%m.%Y %H:%M:%S} (МСК)."
+            f"синхронизирована {policy.local_time(row.last_synced_at):%d.%m.%Y %H:%M:%S} ({policy.zone_label()})."
         )

@@ -1,0 +1,1 @@
+"""smtp.bz, the provider: its HTTP API, the monthly quota, its own suppression list."""

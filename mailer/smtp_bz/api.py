@@ -1,0 +1,44 @@
+"""Calls to the smtp.bz HTTP API: the base URL, the key header, the timeout and the errors
+in one place, for the quota sync and the suppression-list sync alike."""
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from django.conf import settings
+
+from mailer.stored_secrets import SecretUnreadable, reveal
+
+
+class ApiError(Exception):
+    """The message is Russian: staff read it (e.g. as the quota's sync error)."""
+
+
+def call(path, *, api_key, query=None, form=None):
+    """GET `path` (or POST `form`, url-encoded, when given); returns the JSON answer, or
+    None when the body is empty. Raises ApiError on any failure."""
+    url = settings.MAILER_SMTP_BZ_API_URL.rstrip("/") + path
+    if query:
+        url += "?" + urllib.parse.urlencode(query)
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    try:
+        api_key = reveal(api_key)
+    except SecretUnreadable as exc:
+        raise ApiError(str(exc)) from exc
+    # smtp.bz takes the bare key, no "Bearer" scheme.
+    headers = {"Authorization": api_key, "Accept": "application/json"}
+    request = urllib.request.Request(url, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=settings.MAILER_SMTP_BZ_API_TIMEOUT) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        raise ApiError(f"API smtp.bz ответил {exc.code}") from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise ApiError(f"API smtp.bz недоступен: {getattr(exc, 'reason', exc)}") from exc
+    if not body.strip():
+        return None
+    try:
+        return json.loads(body.decode("utf-8"))
+    except ValueError as exc:
+        raise ApiError("API smtp.bz вернул не JSON") from exc

@@ -1,0 +1,215 @@
+"""Every conditional change of campaign, queue and recipient state: the one writer.
+
+Each function is one guarded UPDATE (or two, campaign and queue), safe against a concurrent
+sender or staff member: the condition names the state it leaves, and the result says whether
+it happened. The engine, the services, the suppression list, the quota sync and reconcile
+call these; nothing else writes `status` (or the bookkeeping around it) of those rows.
+Creating rows (a new campaign, its recipients as `pending`) and SendLog records are not
+state changes and stay with their callers.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from mailer.models import Campaign, CampaignQueue, CampaignRecipient, Unsubscribe
+
+CampaignStatus = Campaign.Status
+Queue = CampaignQueue.Status
+Recipient = CampaignRecipient.Status
+WAITING_OR_SENDING = (Queue.PENDING, Queue.PROCESSING)
+
+
+def _campaign_to(campaign_id: int, status: str, *, only_from: Iterable[str] | None = None) -> bool:
+    campaigns = Campaign.objects.filter(pk=campaign_id)
+    if only_from is not None:
+        campaigns = campaigns.filter(status__in=list(only_from))
+    return bool(campaigns.update(status=status, updated_at=timezone.now()))
+
+
+# --- staff: start, pause, resume, retry ------------------------------------------------------
+
+
+def rearm(*, campaign: Campaign, now: datetime) -> bool:
+    """Start: a draft becomes `ready` and its queue is created, or put back in line as new."""
+    if not _campaign_to(campaign.pk, CampaignStatus.READY, only_from=[CampaignStatus.DRAFT]):
+        return False
+    CampaignQueue.objects.update_or_create(
+        campaign=campaign,
+        defaults={
+            "status": Queue.PENDING,
+            "queued_at": now,
+            "started_at": None,
+            "heartbeat_at": None,
+            "completed_at": None,
+            "defer_reason": "",
+            "deferred_until": None,
+            "pause_reason": "",
+            "pause_detail": "",
+        },
+    )
+    return True
+
+
+def pause(*, campaign_id: int, defer_reason: str = "", pause_reason: str = "", pause_detail: str = "") -> bool:
+    """A waiting or sending queue stops (with why, when the sender stopped it) and its campaign
+    goes on pause; False when the queue was neither (finished, or paused meanwhile)."""
+    paused = CampaignQueue.objects.filter(campaign_id=campaign_id, status__in=WAITING_OR_SENDING).update(
+        status=Queue.PAUSED,
+        defer_reason=defer_reason,
+        deferred_until=None,
+        pause_reason=pause_reason,
+        pause_detail=pause_detail,
+    )
+    if paused:
+        _campaign_to(campaign_id, CampaignStatus.PAUSED)
+    return bool(paused)
+
+
+def resume(*, campaign_id: int, status: str | None) -> None:
+    """Back to the sender now: the queue waits with no deferral or pause reason; a paused
+    campaign goes back to `status` (None: it was not paused, only deferred)."""
+    if status is not None:
+        _campaign_to(campaign_id, status, only_from=[CampaignStatus.PAUSED])
+    CampaignQueue.objects.filter(campaign_id=campaign_id).exclude(status=Queue.PROCESSING).update(
+        status=Queue.PENDING,
+        defer_reason="",
+        deferred_until=None,
+        completed_at=None,
+        pause_reason="",
+        pause_detail="",
+    )
+
+
+def requeue_failed(*, campaign_id: int, now: datetime) -> int:
+    """Retry: failures worth another try go back to `pending`, and a finished queue back in
+    line; returns how many recipients went back."""
+    retried = CampaignRecipient.objects.filter(
+        campaign_id=campaign_id, status=Recipient.FAILED, error_kind__in=CampaignRecipient.RETRYABLE_ERROR_KINDS
+    ).update(status=Recipient.PENDING, error_kind="", last_error="", claimed_at=None)
+    if retried:
+        # A paused queue stays paused: it waits for «Возобновить».
+        CampaignQueue.objects.filter(campaign_id=campaign_id, status=Queue.COMPLETED).update(
+            status=Queue.PENDING, queued_at=now, completed_at=None
+        )
+    return retried
+
+
+# --- the sender: the queue ---------------------------------------------------------------
+
+
+def claim_queue(*, queue: CampaignQueue, now: datetime) -> bool:
+    """The sender takes a waiting queue (or continues its own); a ready campaign becomes
+    `sending`. False when someone paused or finished it meanwhile."""
+    claimed = CampaignQueue.objects.filter(pk=queue.pk, status__in=WAITING_OR_SENDING).update(
+        status=Queue.PROCESSING,
+        started_at=now if queue.status == Queue.PENDING else F("started_at"),
+        heartbeat_at=now,
+        defer_reason="",
+        deferred_until=None,
+    )
+    if claimed:
+        _campaign_to(queue.campaign_id, CampaignStatus.SENDING, only_from=[CampaignStatus.READY])
+    return bool(claimed)
+
+
+def beat(*, queue_id: int, now: datetime) -> bool:
+    """The sender's heartbeat; False once the queue is no longer its (staff paused it)."""
+    return bool(CampaignQueue.objects.filter(pk=queue_id, status=Queue.PROCESSING).update(heartbeat_at=now))
+
+
+def defer(*, queue_id: int, reason: str, until: datetime | None) -> bool:
+    """A gate is closed: the queue waits for `until` with the reason staff read."""
+    return bool(
+        CampaignQueue.objects.filter(pk=queue_id, status__in=WAITING_OR_SENDING).update(
+            status=Queue.PENDING, defer_reason=reason, deferred_until=until
+        )
+    )
+
+
+def set_transient_errors(*, queue_id: int, count: int) -> None:
+    """Temporary SMTP errors in a row, for the circuit breaker (any success resets it)."""
+    CampaignQueue.objects.filter(pk=queue_id).update(consecutive_transient_errors=count)
+
+
+def complete(*, queue_id: int, now: datetime) -> bool:
+    """Nothing left to send: the queue the sender holds is completed."""
+    return bool(
+        CampaignQueue.objects.filter(pk=queue_id, status=Queue.PROCESSING).update(
+            status=Queue.COMPLETED, completed_at=now, defer_reason="", deferred_until=None
+        )
+    )
+
+
+def mark_campaign_sent(*, campaign_id: int) -> None:
+    """Completed with no failure (one with failures stays `sending`, to be retried)."""
+    _campaign_to(campaign_id, CampaignStatus.SENT)
+
+
+def make_quota_deferred_due(*, now: datetime) -> int:
+    """The quota was topped up: campaigns waiting for it become due now (the sender checks
+    the gate again)."""
+    return CampaignQueue.objects.filter(
+        status=Queue.PENDING, defer_reason=CampaignQueue.DeferReason.QUOTA_EXHAUSTED, deferred_until__gt=now
+    ).update(deferred_until=now)
+
+
+# --- the sender: one recipient --------------------------------------------------------------
+
+
+def claim_recipient(*, recipient_id: int, message_id: str, now: datetime) -> bool:
+    """The sender takes one waiting recipient; False when another sender has it."""
+    return bool(
+        CampaignRecipient.objects.filter(pk=recipient_id, status=Recipient.PENDING).update(
+            status=Recipient.SENDING, attempts=F("attempts") + 1, claimed_at=now, smtp_message_id=message_id
+        )
+    )
+
+
+def record_sent(*, recipient_id: int, now: datetime) -> bool:
+    """The server accepted the message; False when staff deleted the recipient meanwhile."""
+    return bool(
+        CampaignRecipient.objects.filter(pk=recipient_id).update(
+            status=Recipient.SENT, sent_at=now, error_kind="", last_error=""
+        )
+    )
+
+
+def record_failed(*, recipient_id: int, kind: str, text: str) -> bool:
+    """The server refused or the connection failed; False when the recipient is gone."""
+    return bool(
+        CampaignRecipient.objects.filter(pk=recipient_id).update(
+            status=Recipient.FAILED, error_kind=kind, last_error=text
+        )
+    )
+
+
+def record_invalid(*, recipient_id: int, now: datetime, text: str) -> bool:
+    """A waiting recipient whose address cannot be sent to fails without a try."""
+    return bool(
+        CampaignRecipient.objects.filter(pk=recipient_id, status=Recipient.PENDING).update(
+            status=Recipient.FAILED, error_kind=CampaignRecipient.ErrorKind.INVALID, last_error=text, claimed_at=now
+        )
+    )
+
+
+def mark_unsubscribed(*, emails: Iterable[str] | QuerySet | None = None, campaign_id: int | None = None) -> int:
+    """Waiting recipients of suppressed addresses will get nothing: `emails` (default: every
+    address on the list), in one campaign or all of them. Returns how many were marked."""
+    recipients = CampaignRecipient.objects.filter(status=Recipient.PENDING)
+    if campaign_id is not None:
+        recipients = recipients.filter(campaign_id=campaign_id)
+    suppressed = Unsubscribe.objects.values("email") if emails is None else emails
+    if not isinstance(suppressed, QuerySet):
+        suppressed = list(suppressed)
+    return recipients.filter(email__in=suppressed).update(status=Recipient.UNSUBSCRIBED)
+
+
+def mark_interrupted(*, claimed_before: datetime, text: str) -> int:
+    """Recipients claimed long ago with no outcome: whether their message went is unknown, so
+    they fail (retryable by staff) instead of being sent again by themselves."""
+    return CampaignRecipient.objects.filter(status=Recipient.SENDING, claimed_at__lt=claimed_before).update(
+        status=Recipient.FAILED, error_kind=CampaignRecipient.ErrorKind.INTERRUPTED, last_error=text
+    )
