@@ -18,6 +18,7 @@ from mailer.addresses import is_valid_email, normalize_email
 from mailer.admin.spreadsheet_io import SpreadsheetAdminMixin
 from mailer.models import Unsubscribe
 from mailer.pii import email_log_fields
+from mailer.smtp_bz import suppression as provider_suppression
 from mailer.spreadsheets.unsubscribes import UnsubscribeResource
 from mailer.suppression import suppress
 
@@ -98,12 +99,12 @@ class UnsubscribeAdmin(SpreadsheetAdminMixin, ModelAdmin, ImportExportModelAdmin
 
     def delete_model(self, request, obj):
         super().delete_model(request, obj)
-        _log_removed([obj.email], request.user)
+        _removed(request, [obj.email])
 
     def delete_queryset(self, request, queryset):
         emails = list(queryset.values_list("email", flat=True))
         super().delete_queryset(request, queryset)
-        _log_removed(emails, request.user)
+        _removed(request, emails)
 
     def init_request_context_data(self, request, form):
         # The resource shows only the address as what an import reads; an export writes all.
@@ -133,6 +134,13 @@ class UnsubscribeAdmin(SpreadsheetAdminMixin, ModelAdmin, ImportExportModelAdmin
 def _warn_invalid_rows(request, report):
     if report.invalid:
         messages.warning(request, f"Некорректные адреса пропущены: {report.invalid_text()}.")
+
+
+def _removed(request, emails):
+    _log_removed(emails, request.user)
+    error = provider_suppression.remove_at_provider(emails)
+    if error:
+        messages.warning(request, f"В списке smtp.bz адрес остался ({error}): удалите его в кабинете smtp.bz.")
 
 
 def _log_removed(emails, user):

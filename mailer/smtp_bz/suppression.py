@@ -4,6 +4,9 @@ smtp.bz refuses to deliver to addresses on its list, so importing them saves sen
 would fail anyway; with MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH our unsubscribes go to the provider
 too, so a message sent around this product (another tool on the same account) respects them.
 The push is stateless: after reading the provider's whole list we send only what it lacks.
+With PUSH on, a new address also goes at once (push_one, a task enqueued by suppress()); and
+an address staff take off our list comes off the provider's too (remove_at_provider), so the
+next import does not bring it back.
 """
 
 import logging
@@ -142,3 +145,35 @@ def push_missing(provider, *, api_key):
             logger.error("smtp.bz refused an unsubscribe", extra=extra)
             return pushed
     return len(missing)
+
+
+def push_enabled():
+    return settings.MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC and settings.MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH
+
+
+def push_one(email):
+    """`unsubscribe/add` for one new address (the hourly sync retries what fails here)."""
+    api_key = GlobalMailAccount.load().smtp_bz_api_key
+    if not (push_enabled() and api_key):
+        return False
+    try:
+        api.call("/unsubscribe/add", api_key=api_key, form={"address": email})
+    except api.ApiError as exc:
+        logger.error("smtp.bz refused an unsubscribe", extra={**email_log_fields(email), "error": str(exc)})
+        return False
+    return True
+
+
+def remove_at_provider(emails):
+    """`unsubscribe/remove` for each address (whenever an API key is set: the provider would
+    otherwise go on refusing mail to it). Returns the Russian error for staff, or ""."""
+    api_key = GlobalMailAccount.load().smtp_bz_api_key
+    if not api_key:
+        return ""
+    for email in emails:
+        try:
+            api.call("/unsubscribe/remove", api_key=api_key, form={"address": email})
+        except api.ApiError as exc:
+            logger.error("smtp.bz did not remove an unsubscribe", extra={**email_log_fields(email), "error": str(exc)})
+            return str(exc)
+    return ""
