@@ -24,7 +24,7 @@ class RecipientDelivery(models.Model):
         CampaignRecipient, verbose_name="получатель", on_delete=models.CASCADE, related_name="delivery"
     )
     # Copied from the recipient so a campaign's report is one indexed aggregate.
-    campaign = models.ForeignKey(Campaign, verbose_name="кампания", on_delete=models.CASCADE, related_name="+")
+    campaign = models.ForeignKey(Campaign, verbose_name="кампания", on_delete=models.CASCADE, related_name="deliveries")
     status = models.CharField("статус доставки", max_length=16, choices=Status)
     status_at = models.DateTimeField("время статуса")
     reason = models.TextField("причина отказа", blank=True)
