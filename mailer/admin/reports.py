@@ -22,6 +22,7 @@ from backoffice.admin_mixins import ReadOnlyAdminMixin
 from mailer import delivery_report
 from mailer.admin.base import OwnedAdminMixin
 from mailer.delivery_models import CampaignReport
+from mailer.engine import policy
 from mailer.spreadsheets.formats import neutralised
 
 EXPORTS = {
@@ -31,7 +32,7 @@ EXPORTS = {
 
 
 def _percent(part, whole):
-    return f"{100 * part / whole:.1f} %" if whole else "—"
+    return f"{100 * part / whole:.1f} %".replace(".", ",") if whole else "—"
 
 
 @admin.register(CampaignReport)
@@ -94,6 +95,8 @@ class CampaignReportAdmin(ReadOnlyAdminMixin, OwnedAdminMixin, ModelAdmin):
             "campaign": campaign,
             "report": report,
             "chart": json.dumps(report.chart, ensure_ascii=False),
+            "chart_options": json.dumps(delivery_report.CHART_OPTIONS),
+            "chart_title": f"По времени ({policy.zone_label()})",
             "exports": {fmt: self._url("export", campaign.pk, fmt) for fmt in EXPORTS},
         }
         return TemplateResponse(request, "admin/mailer/campaign_report.html", context)
