@@ -12,6 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from mailer.addresses import normalize_email
+from mailer.smtp_bz.api import as_count
 
 LIST_KEYS = ("data", "items", "list", "messages", "result", "log")
 ID_KEYS = ("message_id", "messageId", "message-id", "Message-ID", "msgid", "mid")
@@ -101,7 +102,7 @@ def _items(payload):
     items = next((payload[key] for key in LIST_KEYS if isinstance(payload.get(key), list)), None)
     if items is None:
         raise LogShapeError(f"в ответе журнала smtp.bz нет списка (поля: {', '.join(sorted(payload)) or 'нет'})")
-    return items, _int(_first(payload, ("total", "count")))
+    return items, as_count(_first(payload, ("total", "count")))
 
 
 def parse_log_item(item, *, zone: ZoneInfo, fallback_at: datetime):
@@ -169,15 +170,6 @@ def _truthy(value):
 
 def _text(value):
     return " ".join(str(value).split())[:1000] if value not in (None, "") and not isinstance(value, dict | list) else ""
-
-
-def _int(value):
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _time(value, zone):

@@ -61,7 +61,7 @@ def parse_unsubscribe_page(payload):
         items = next((payload[key] for key in LIST_KEYS if isinstance(payload.get(key), list)), None)
         if items is None:
             raise ProviderListError(f"no list in the answer (keys: {', '.join(sorted(payload)) or 'none'})")
-        total = _count(payload.get("total"))
+        total = api.as_count(payload.get("total"))
     else:
         raise ProviderListError("the answer is not a JSON object or list")
     addresses = [normalize_email(a) for a in map(_item_address, items) if a]
@@ -74,15 +74,6 @@ def _item_address(item):
     if isinstance(item, dict):
         return next((item[key] for key in ADDRESS_KEYS if isinstance(item.get(key), str)), None)
     return None
-
-
-def _count(value):
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def fetch_provider_list(*, api_key):
