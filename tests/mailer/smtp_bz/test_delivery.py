@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mailer import transitions
+from mailer import services, tasks, transitions
 from mailer.delivery_models import DeliverySync, RecipientDelivery
 from mailer.models import CampaignRecipient, GlobalMailAccount, Unsubscribe
 from mailer.smtp_bz.delivery import sync_delivery_statuses
@@ -208,3 +208,30 @@ def test_a_hard_bounce_is_final_and_the_first_open_is_kept(sent):
     assert transitions.record_delivery(**record, status="hard_bounce", status_at=NOW, reason="550 gone")
     assert not transitions.record_delivery(**record, status="delivered", status_at=msk(2026, 12, 1, 10, 0))
     assert deliveries(sent)["anna@example.ru"] == ("hard_bounce", "550 gone", first_open)
+
+
+WEIRD_VALUES = [None, True, 0, -1, 10**30, 1.5, "", " ", "2026-13-45", "<>", [], {}, {"a": 1}, ["x"], "é@"]
+
+
+@pytest.mark.parametrize("weird", WEIRD_VALUES)
+def test_no_value_in_any_field_makes_the_parser_raise(weird):
+    fields = ("message_id", "to", "tag", "status", "date", "is_open", "open_date", "response", "bounce_type", "id")
+    for name in fields:
+        base = {"message_id": "<a@x>", "to": "a@example.ru", "status": "bounce", "date": "2026-11-30 10:00:00"}
+        parse({"data": [{**base, name: weird}], "total": weird})
+
+
+def test_sent_messages_carry_the_message_id_the_sync_matches_and_the_campaign_tag(
+    inbox, clock, owner, smtp_bz, api_key
+):
+    campaign = make_campaign(owner, emails=["anna@example.ru"])
+    services.campaign_start(campaign=campaign, user=owner)
+    tasks.send_pending_emails.call_local()
+    message = inbox.received[0].message
+    assert message["X-Tag"] == campaign_tag(campaign.pk)
+    assert campaign.recipients.get().smtp_message_id == message["Message-ID"]
+    assert campaign.send_logs.get().smtp_message_id == message["Message-ID"]
+
+    smtp_bz.messages = [{"message_id": message["Message-ID"].strip("<>"), "status": "delivered", "date": "2026-11-30"}]
+    sync_delivery_statuses(now=NOW)
+    assert deliveries(campaign) == {"anna@example.ru": ("delivered", "", None)}
