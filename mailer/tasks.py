@@ -50,7 +50,7 @@ def sync_delivery_statuses():
     return delivery.sync_delivery_statuses(now=timezone.now())
 
 
-@db_task(retries=2, retry_delay=300)
+@db_task()
 def push_unsubscribe_to_smtp_bz(email):
     # Queued by suppress() when MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH is on; the hourly sync catches up.
     return provider_suppression.push_one(email)

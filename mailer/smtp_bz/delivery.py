@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from mailer import transitions
+from mailer.delivery_models import RecipientDelivery
 from mailer.engine import policy
 from mailer.models import CampaignRecipient, GlobalMailAccount, Unsubscribe
 from mailer.smtp_bz import api
@@ -88,11 +89,15 @@ def _walk(*, api_key, now):
 
 def _record(entries: list[LogEntry], *, counts: SyncCounts, now: datetime) -> None:
     recipients = _match(entries)
+    known = _known(recipients.values())
     for entry in entries:
         recipient = recipients.get(entry)
         if recipient is None:
             counts.unmatched += 1
             continue
+        counts.by_status[entry.status] = counts.by_status.get(entry.status, 0) + 1
+        if _nothing_new(entry, known.get(recipient.pk)):
+            continue  # the usual case on every pass after the first: no write at all
         changed = transitions.record_delivery(
             recipient_id=recipient.pk,
             campaign_id=recipient.campaign_id,
@@ -104,10 +109,22 @@ def _record(entries: list[LogEntry], *, counts: SyncCounts, now: datetime) -> No
             now=now,
         )
         counts.recorded += changed
-        counts.by_status[entry.status] = counts.by_status.get(entry.status, 0) + 1
         if entry.status == HARD:
             _, created = suppress(recipient.email, source=Unsubscribe.Source.BOUNCE, campaign=recipient.campaign)
             counts.suppressed += created
+
+
+def _known(recipients):
+    """What we already recorded for these recipients, in one query."""
+    rows = RecipientDelivery.objects.filter(recipient__in=[r.pk for r in recipients])
+    return {row.recipient_id: row for row in rows}
+
+
+def _nothing_new(entry, row):
+    if row is None:
+        return False
+    same_status = (row.status, row.reason) == (entry.status, entry.reason) or row.status == HARD
+    return same_status and (entry.opened_at is None or row.opened_at is not None)
 
 
 def _match(entries):

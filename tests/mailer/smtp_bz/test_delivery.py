@@ -235,3 +235,18 @@ def test_sent_messages_carry_the_message_id_the_sync_matches_and_the_campaign_ta
     smtp_bz.messages = [{"message_id": message["Message-ID"].strip("<>"), "status": "delivered", "date": "2026-11-30"}]
     sync_delivery_statuses(now=NOW)
     assert deliveries(campaign) == {"anna@example.ru": ("delivered", "", None)}
+
+
+def test_a_second_pass_writes_nothing_and_a_removed_bounce_stays_removed(
+    smtp_bz, api_key, sent, django_assert_max_num_queries
+):
+    boris = sent.recipients.get(email="boris@example.ru")
+    smtp_bz.messages = [item(r, status="delivered") for r in sent.recipients.exclude(pk=boris.pk)]
+    smtp_bz.messages.append(item(boris, status="bounce", response="550 no such user"))
+    assert sync_delivery_statuses(now=NOW).recorded == 3
+    Unsubscribe.objects.filter(email="boris@example.ru").delete()  # staff decided to write again
+
+    with django_assert_max_num_queries(8):
+        again = sync_delivery_statuses(now=NOW)
+    assert (again.recorded, again.suppressed, again.by_status) == (0, 0, {"delivered": 2, "hard_bounce": 1})
+    assert not Unsubscribe.objects.exists()
