@@ -99,12 +99,20 @@ class UnsubscribeAdmin(SpreadsheetAdminMixin, ModelAdmin, ImportExportModelAdmin
 
     def delete_model(self, request, obj):
         super().delete_model(request, obj)
-        _removed(request, [obj.email])
+        self.removed(request, [obj.email])
 
     def delete_queryset(self, request, queryset):
         emails = list(queryset.values_list("email", flat=True))
         super().delete_queryset(request, queryset)
-        _removed(request, emails)
+        self.removed(request, emails)
+
+    def removed(self, request, emails):
+        _log_removed(emails, request.user)
+        # Off smtp.bz's list too, or its next import would bring the address back.
+        error = provider_suppression.remove_at_provider(emails)
+        if error:
+            text = f"В списке smtp.bz адрес остался ({error}): удалите его в кабинете smtp.bz."
+            self.message_user(request, text, level="warning")
 
     def init_request_context_data(self, request, form):
         # The resource shows only the address as what an import reads; an export writes all.
@@ -134,13 +142,6 @@ class UnsubscribeAdmin(SpreadsheetAdminMixin, ModelAdmin, ImportExportModelAdmin
 def _warn_invalid_rows(request, report):
     if report.invalid:
         messages.warning(request, f"Некорректные адреса пропущены: {report.invalid_text()}.")
-
-
-def _removed(request, emails):
-    _log_removed(emails, request.user)
-    error = provider_suppression.remove_at_provider(emails)
-    if error:
-        messages.warning(request, f"В списке smtp.bz адрес остался ({error}): удалите его в кабинете smtp.bz.")
 
 
 def _log_removed(emails, user):
