@@ -38,6 +38,7 @@ UNFOLD = {
                         "Очередь", "schedule_send", "admin:mailer_campaignqueue_changelist", "mailer.view_campaignqueue"
                     ),
                     _nav("Журнал отправки", "receipt_long", "admin:mailer_sendlog_changelist", "mailer.view_sendlog"),
+                    _nav("Отчёты", "monitoring", "admin:mailer_campaignreport_changelist", "mailer.view_campaign"),
                 ],
             },
             {

@@ -283,6 +283,8 @@ MAILER_UNSUBSCRIBE_RATE_LIMIT = env.str("MAILER_UNSUBSCRIBE_RATE_LIMIT", default
 # also send ours that they lack.
 MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC = env.bool("MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC", default=False)
 MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH = env.bool("MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH", default=False)
+# How far back each delivery-status sync reads smtp.bz's message log (bounces and opens come late).
+MAILER_DELIVERY_SYNC_DAYS = env.int("MAILER_DELIVERY_SYNC_DAYS", default=3)
 
 # Campaign templates run in a sandbox (mailer.engine.templating): one message may not render to
 # more than this many bytes, nor take longer than this many seconds.

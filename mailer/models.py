@@ -387,3 +387,7 @@ class Unsubscribe(models.Model):
 
     def __str__(self):
         return self.email
+
+
+# The delivery family (statuses from the provider's log, the sync state, the report proxy).
+from mailer.delivery_models import CampaignReport, DeliverySync, RecipientDelivery  # noqa: E402, F401

@@ -5,7 +5,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, periodic_task
 
 from mailer.engine import policy, reconcile, sender
-from mailer.smtp_bz import quota
+from mailer.smtp_bz import delivery, quota
 from mailer.smtp_bz import suppression as provider_suppression
 from mailer.spreadsheets import uploads as import_uploads
 
@@ -42,6 +42,18 @@ def reconcile_campaign_queue():
 def sync_smtp_bz_unsubscribes():
     # Hourly, away from the quota sync at :00; a no-op unless MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC.
     return provider_suppression.sync_provider_suppression()
+
+
+@db_periodic_task(crontab(minute="*/15"))
+def sync_delivery_statuses():
+    # Bounces and opens from smtp.bz's message log; a no-op without an API key.
+    return delivery.sync_delivery_statuses(now=timezone.now())
+
+
+@db_task()
+def push_unsubscribe_to_smtp_bz(email):
+    # Queued by suppress() when MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH is on; the hourly sync catches up.
+    return provider_suppression.push_one(email)
 
 
 @periodic_task(crontab(minute="*/10"))

@@ -3,7 +3,8 @@
 Each function is one guarded UPDATE (or two, campaign and queue), safe against a concurrent
 sender or staff member: the condition names the state it leaves, and the result says whether
 it happened. The engine, the services, the suppression list, the quota sync and reconcile
-call these; nothing else writes `status` (or the bookkeeping around it) of those rows.
+call these; nothing else writes `status` (or the bookkeeping around it) of those rows, nor
+the delivery statuses the provider's log reports (RecipientDelivery, DeliverySync).
 Creating rows (a new campaign, its recipients as `pending`) and SendLog records are not
 state changes and stay with their callers.
 """
@@ -14,6 +15,7 @@ from datetime import datetime
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from mailer.delivery_models import DeliverySync, RecipientDelivery
 from mailer.models import Campaign, CampaignQueue, CampaignRecipient, Unsubscribe
 
 CampaignStatus = Campaign.Status
@@ -213,3 +215,51 @@ def mark_interrupted(*, claimed_before: datetime, text: str) -> int:
     return CampaignRecipient.objects.filter(status=Recipient.SENDING, claimed_at__lt=claimed_before).update(
         status=Recipient.FAILED, error_kind=CampaignRecipient.ErrorKind.INTERRUPTED, last_error=text
     )
+
+
+# --- after the hand-over: what the provider's log reports ------------------------------------
+
+Delivery = RecipientDelivery.Status
+
+
+def record_delivery(
+    *,
+    recipient_id: int,
+    campaign_id: int,
+    status: str,
+    status_at: datetime,
+    now: datetime,
+    reason: str = "",
+    opened_at: datetime | None = None,
+    provider_id: str = "",
+) -> bool:
+    """The provider's word on one sent message. A newer report replaces an older one, but a
+    hard bounce is final; the first open is kept. Returns whether anything changed."""
+    fields = {"status": status, "status_at": status_at, "reason": reason, "provider_id": provider_id}
+    row, created = RecipientDelivery.objects.get_or_create(
+        recipient_id=recipient_id,
+        defaults={**fields, "campaign_id": campaign_id, "opened_at": opened_at, "synced_at": now},
+    )
+    if created:
+        return True
+    changed = (
+        RecipientDelivery.objects.filter(pk=row.pk, status_at__lte=status_at)
+        .exclude(status=Delivery.HARD_BOUNCE)
+        .exclude(status=status, reason=reason)
+        .update(**fields, synced_at=now)
+    )
+    if opened_at is not None:
+        changed += RecipientDelivery.objects.filter(pk=row.pk, opened_at__isnull=True).update(
+            opened_at=opened_at, synced_at=now
+        )
+    return bool(changed)
+
+
+def record_delivery_sync(*, now: datetime, error: str = "", counts: dict | None = None) -> None:
+    """A sync pass ended: a good one moves `last_synced_at`; a failed one records the error and
+    keeps the time of the last good pass (and every status as it was)."""
+    if error:
+        fields = {"error": error, "error_at": now}
+    else:
+        fields = {"last_synced_at": now, "error": "", "error_at": None, "counts": counts or {}}
+    DeliverySync.objects.update_or_create(pk=1, defaults=fields)

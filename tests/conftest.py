@@ -183,10 +183,13 @@ def make_campaign(owner, *, recipients=0, emails=(), name="Осенняя рас
 class FakeSmtpBz:
     """A local HTTP server answering like api.smtp.bz; tests set `status` and `body`.
 
+    The routes and the shapes of their answers are documented in docs/smtp-bz-api.md.
     `GET …/unsubscribe` pages through `unsubscribed` (the provider's own list, items as the
     API returns them) unless `unsubscribe_body` overrides the answer; `POST …/unsubscribe/add`
-    appends to it. Every other GET answers `body`. `status` applies to every route;
-    `post_status`, when set, to POSTs only.
+    appends to it, `POST …/unsubscribe/remove` takes the address off it. `GET …/log/message`
+    pages through `messages` (log items as the API returns them; `tag`, `is_open`, `from` and
+    `to` filter) unless `log_body` overrides the answer. Every other GET answers `body`.
+    `status` applies to every route; `post_status`, when set, to POSTs only.
     """
 
     def __init__(self):
@@ -194,6 +197,8 @@ class FakeSmtpBz:
         self.body = {"tarif": "free", "quota": 14794, "tarif_quota": 15000, "hsent": 6, "hlimit": 100}
         self.unsubscribed = []
         self.unsubscribe_body = None
+        self.messages = []
+        self.log_body = None
         self.post_status = None
         self.requests = []
         fake = self
@@ -204,6 +209,8 @@ class FakeSmtpBz:
                 fake.requests.append({"method": "GET", "path": self.path, "headers": dict(self.headers)})
                 if path.endswith("/unsubscribe"):
                     self._answer(fake.unsubscribe_page(parse_qs(query)))
+                elif path.endswith("/log/message"):
+                    self._answer(fake.log_page(parse_qs(query)))
                 else:
                     self._answer(fake.body)
 
@@ -213,6 +220,9 @@ class FakeSmtpBz:
                 status = fake.post_status or fake.status
                 if self.path.endswith("/unsubscribe/add") and status == 200:
                     fake.unsubscribed.append({"address": form["address"][0], "reason": "api"})
+                if self.path.endswith("/unsubscribe/remove") and status == 200:
+                    gone = form["address"][0]
+                    fake.unsubscribed = [item for item in fake.unsubscribed if item.get("address") != gone]
                 self._answer({"result": True}, status)
 
             def _answer(self, body, status=None):
@@ -234,6 +244,20 @@ class FakeSmtpBz:
             return self.unsubscribe_body
         limit, offset = int(query.get("limit", ["100"])[0]), int(query.get("offset", ["0"])[0])
         return {"data": self.unsubscribed[offset : offset + limit], "total": len(self.unsubscribed)}
+
+    def log_page(self, query):
+        if self.log_body is not None:
+            return self.log_body
+        arg = {key: values[0] for key, values in query.items()}
+        found = [
+            item
+            for item in self.messages
+            if arg.get("tag") in (None, item.get("tag"))
+            and arg.get("is_open") in (None, str(int(bool(item.get("is_open")))))
+            and arg.get("from", "") <= str(item.get("date", arg.get("from", "")))[:10] <= arg.get("to", "9999")
+        ]
+        limit, offset = int(arg.get("limit", 100)), int(arg.get("offset", 0))
+        return {"data": found[offset : offset + limit], "total": len(found)}
 
     def close(self):
         self.server.shutdown()

@@ -6,6 +6,7 @@ from mailer.admin import (  # noqa: F401
     companies,
     queue,
     recipients,
+    reports,
     sendlog,
     unsubscribes,
 )

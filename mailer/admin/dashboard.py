@@ -7,7 +7,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from mailer import selectors
+from mailer import delivery_report, selectors
 from mailer.engine import policy
 from mailer.models import SendLog
 
@@ -27,6 +27,7 @@ def dashboard_callback(request, context):
             "snapshot": snapshot,
             "working_hours_label": policy.working_hours_label(),
             "chart": json.dumps(_hourly_chart(logs, now=now), ensure_ascii=False),
+            "delivery_sync": delivery_report.sync_state(),
         }
     )
     return context

@@ -18,6 +18,7 @@ from mailer.addresses import is_valid_email, normalize_email
 from mailer.admin.spreadsheet_io import SpreadsheetAdminMixin
 from mailer.models import Unsubscribe
 from mailer.pii import email_log_fields
+from mailer.smtp_bz import suppression as provider_suppression
 from mailer.spreadsheets.unsubscribes import UnsubscribeResource
 from mailer.suppression import suppress
 
@@ -98,12 +99,20 @@ class UnsubscribeAdmin(SpreadsheetAdminMixin, ModelAdmin, ImportExportModelAdmin
 
     def delete_model(self, request, obj):
         super().delete_model(request, obj)
-        _log_removed([obj.email], request.user)
+        self.removed(request, [obj.email])
 
     def delete_queryset(self, request, queryset):
         emails = list(queryset.values_list("email", flat=True))
         super().delete_queryset(request, queryset)
+        self.removed(request, emails)
+
+    def removed(self, request, emails):
         _log_removed(emails, request.user)
+        # Off smtp.bz's list too, or its next import would bring the address back.
+        error = provider_suppression.remove_at_provider(emails)
+        if error:
+            text = f"В списке smtp.bz адрес остался ({error}): удалите его в кабинете smtp.bz."
+            self.message_user(request, text, level="warning")
 
     def init_request_context_data(self, request, form):
         # The resource shows only the address as what an import reads; an export writes all.

@@ -19,6 +19,7 @@ HTML_FOOTER = (
     "Вы получили это письмо, потому что есть в нашей базе клиентов. "
     '<a href="{{ unsubscribe_url }}">Отписаться от рассылки</a>.</p>'
 )
+TAG_HEADER = "X-Tag"
 TEXT_FOOTER = "\n\n--\nОтписаться от рассылки: {{ unsubscribe_url }}\n"
 
 
@@ -150,12 +151,14 @@ def new_message_id(account, *, idstring):
     return make_msgid(idstring=idstring, domain=domain)
 
 
-def build_message(*, account, rendered, to, message_id, unsubscribe_url, attachments=()):
+def build_message(*, account, rendered, to, message_id, unsubscribe_url, attachments=(), tag=""):
     headers = {
         "Message-ID": message_id,
         "List-Unsubscribe": _list_unsubscribe(unsubscribe_url),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
+    if tag:  # the campaign's tag in the provider's log (mailer/smtp_bz/delivery.py)
+        headers[TAG_HEADER] = tag
     message = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,

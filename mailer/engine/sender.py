@@ -25,6 +25,7 @@ from mailer.engine.templating import CampaignTemplateError
 from mailer.models import CampaignQueue, CampaignRecipient, GlobalMailAccount, SendLog, SmtpBzQuota, Unsubscribe
 from mailer.pii import email_log_fields, redact
 from mailer.smtp_bz import quota
+from mailer.smtp_bz.delivery_log import campaign_tag
 from mailer.stored_secrets import UnreadableSecret
 from mailer.suppression.tokens import make_token, unsubscribe_url
 
@@ -198,6 +199,7 @@ class CampaignRun:
             message_id=message_id,
             unsubscribe_url=url,
             attachments=self.template.attachments,
+            tag=campaign_tag(self.campaign.pk),
         )
 
     def _deliver(self, message):

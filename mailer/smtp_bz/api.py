@@ -42,3 +42,14 @@ def call(path, *, api_key, query=None, form=None):
         return json.loads(body.decode("utf-8"))
     except ValueError as exc:
         raise ApiError("API smtp.bz вернул не JSON") from exc
+
+
+def as_count(value):
+    """A count from a loosely typed answer: an int or a digit string; None for anything else
+    (JSON's true is not 1)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

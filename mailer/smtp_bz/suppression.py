@@ -4,6 +4,9 @@ smtp.bz refuses to deliver to addresses on its list, so importing them saves sen
 would fail anyway; with MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH our unsubscribes go to the provider
 too, so a message sent around this product (another tool on the same account) respects them.
 The push is stateless: after reading the provider's whole list we send only what it lacks.
+With PUSH on, a new address also goes at once (push_one, a task enqueued by suppress()); and
+an address staff take off our list comes off the provider's too (remove_at_provider), so the
+next import does not bring it back.
 """
 
 import logging
@@ -58,7 +61,7 @@ def parse_unsubscribe_page(payload):
         items = next((payload[key] for key in LIST_KEYS if isinstance(payload.get(key), list)), None)
         if items is None:
             raise ProviderListError(f"no list in the answer (keys: {', '.join(sorted(payload)) or 'none'})")
-        total = _count(payload.get("total"))
+        total = api.as_count(payload.get("total"))
     else:
         raise ProviderListError("the answer is not a JSON object or list")
     addresses = [normalize_email(a) for a in map(_item_address, items) if a]
@@ -71,15 +74,6 @@ def _item_address(item):
     if isinstance(item, dict):
         return next((item[key] for key in ADDRESS_KEYS if isinstance(item.get(key), str)), None)
     return None
-
-
-def _count(value):
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def fetch_provider_list(*, api_key):
@@ -142,3 +136,35 @@ def push_missing(provider, *, api_key):
             logger.error("smtp.bz refused an unsubscribe", extra=extra)
             return pushed
     return len(missing)
+
+
+def push_enabled():
+    return settings.MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC and settings.MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH
+
+
+def push_one(email):
+    """`unsubscribe/add` for one new address (the hourly sync retries what fails here)."""
+    api_key = GlobalMailAccount.load().smtp_bz_api_key
+    if not (push_enabled() and api_key):
+        return False
+    try:
+        api.call("/unsubscribe/add", api_key=api_key, form={"address": email})
+    except api.ApiError as exc:
+        logger.error("smtp.bz refused an unsubscribe", extra={**email_log_fields(email), "error": str(exc)})
+        return False
+    return True
+
+
+def remove_at_provider(emails):
+    """`unsubscribe/remove` for each address (whenever an API key is set: the provider would
+    otherwise go on refusing mail to it). Returns the Russian error for staff, or ""."""
+    api_key = GlobalMailAccount.load().smtp_bz_api_key
+    if not api_key:
+        return ""
+    for email in emails:
+        try:
+            api.call("/unsubscribe/remove", api_key=api_key, form={"address": email})
+        except api.ApiError as exc:
+            logger.error("smtp.bz did not remove an unsubscribe", extra={**email_log_fields(email), "error": str(exc)})
+            return str(exc)
+    return ""

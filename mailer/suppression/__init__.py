@@ -3,6 +3,7 @@
 import logging
 
 from django.db import transaction
+from redis.exceptions import RedisError
 
 from mailer import transitions
 from mailer.addresses import normalize_email
@@ -34,7 +35,23 @@ def suppress(email, *, source, campaign=None, user=None):
         }
         # After commit: an import's dry run adds rows and then rolls them back.
         transaction.on_commit(lambda: logger.info("Address added to the suppression list", extra=fields))
+        if source != Unsubscribe.Source.PROVIDER:  # theirs already
+            transaction.on_commit(lambda: _push_to_provider(email))
     return entry, created
+
+
+def _push_to_provider(email):
+    # Imported here: the provider's package builds on this one.
+    from mailer.smtp_bz.suppression import push_enabled
+    from mailer.tasks import push_unsubscribe_to_smtp_bz
+
+    if not push_enabled():
+        return
+    try:
+        push_unsubscribe_to_smtp_bz(email)
+    except RedisError as exc:  # the hourly sync pushes it later; the unsubscribe itself stands
+        extra = {**email_log_fields(email), "error": str(exc)}
+        logger.error("Could not queue the unsubscribe for smtp.bz", extra=extra)
 
 
 def suppressed_among(emails):

@@ -11,7 +11,7 @@ from mailer import transitions
 from mailer.models import Campaign, CampaignQueue, CampaignRecipient
 from tests.conftest import make_campaign, msk
 
-STATE_MODELS = {"Campaign", "CampaignQueue", "CampaignRecipient"}
+STATE_MODELS = {"Campaign", "CampaignQueue", "CampaignRecipient", "RecipientDelivery", "DeliverySync"}
 WRITES = {"update", "bulk_update", "update_or_create", "save"}
 # Related managers that reach the same rows.
 STATE_RELATIONS = {"recipients", "queue"}
