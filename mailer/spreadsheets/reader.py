@@ -90,9 +90,6 @@ class ReadLimits:
 class _Uncalculated(str):
     """A formula cell without a stored result: not blank, and never a value to import."""
 
-    def __repr__(self):
-        return "UNCALCULATED"
-
 
 UNCALCULATED = _Uncalculated("")
 
