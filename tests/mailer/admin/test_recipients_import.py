@@ -266,3 +266,15 @@ def test_export_has_statuses_and_errors_of_own_campaigns_only(client, manager, m
     body = response.content.decode()
     assert "b@example.com" in body and "550 User unknown" in body and "Ошибка" in body
     assert "x@example.com" not in body
+
+
+def test_cells_are_text_on_the_preview_never_markup(client, manager):
+    campaign = make_campaign(manager)
+    upload = xlsx_upload(
+        [["email", "Имя"], ["anna@example.ru", "<script>alert(1)</script>"], ["<b>x</b>@example.ru", "Икс"]]
+    )
+
+    page = preview(client, campaign, upload).content.decode()
+
+    assert "<script>alert(1)</script>" not in page and "<b>x</b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;b&gt;x&lt;/b&gt;@example.ru" in page
