@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: venv run test lint bench check-deploy clean
+.PHONY: venv run test lint bench bench-import check-deploy clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || "$$(bin/find-python)" -m venv $(VENV)
@@ -38,6 +38,12 @@ bench: venv
 	@$(PY) bin/check-services
 	$(PY) bench/send.py
 	$(PY) bench/import_bounds.py
+	$(PY) bench/import_speed.py
+
+# The 10 000-row import alone: preview and confirm against openpyxl's read of the same file.
+bench-import: venv
+	@$(PY) bin/check-services
+	$(PY) bench/import_speed.py
 
 # Django's deployment checks with production-like values (tests/test_ops.py runs the same).
 check-deploy: venv

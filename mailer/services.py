@@ -180,7 +180,7 @@ def add_recipients(*, campaign: Campaign, recipients: Iterable[NewRecipient]) ->
         for email, r in fresh.items()
         if email not in existing
     ]
-    CampaignRecipient.objects.bulk_create(rows, ignore_conflicts=True)
+    CampaignRecipient.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
     result.created = len(rows)
     suppressed = suppressed_among(row.email for row in rows)
     result.unsubscribed = transitions.mark_unsubscribed(campaign_id=campaign.pk, emails=suppressed) if suppressed else 0

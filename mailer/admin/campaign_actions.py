@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from django.contrib import admin
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from unfold.decorators import action
@@ -31,6 +31,7 @@ BUTTONS = {
     "detail_retry_failed": "can_retry_failed",
     "detail_add_recipients": "can_add_recipients",
     "detail_from_companies": "can_add_recipients",
+    "detail_import_recipients": "can_add_recipients",
 }
 
 
@@ -279,3 +280,9 @@ class CampaignActionsMixin:
             success=lambda result: result.summary(),
         )
         return self._back(request, campaign)
+
+    @action(description="Импорт из файла", icon="upload_file", permissions=["change"], url_path="import-recipients")
+    def detail_import_recipients(self, request, object_id):
+        """The recipients' import page with this campaign chosen; the import lands back here."""
+        campaign = self._campaign(request, object_id)
+        return HttpResponseRedirect(f"{reverse('admin:mailer_campaignrecipient_import')}?campaign={campaign.pk}")

@@ -1,7 +1,8 @@
 """Recipients: the list, XLSX/CSV import into a chosen campaign, export with statuses."""
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.urls import reverse
 from import_export.admin import ImportExportModelAdmin
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import RelatedDropdownFilter
@@ -11,10 +12,17 @@ from unfold.widgets import UnfoldAdminSelectWidget
 from mailer import transitions
 from mailer.admin.base import OwnedAdminMixin
 from mailer.admin.forms import RecipientForm
-from mailer.admin.spreadsheet_io import BoundedImportForm, IssuedUploadConfirmForm, SpreadsheetAdminMixin
+from mailer.admin.spreadsheet_io import BoundedImportForm, Imported, IssuedUploadConfirmForm, SpreadsheetAdminMixin
 from mailer.models import Campaign, CampaignRecipient
-from mailer.spreadsheets.recipients import RecipientResource, report_summary
+from mailer.spreadsheets.recipients import RecipientResource, import_recipients, preview_recipients
 from mailer.suppression import suppressed_among
+
+IMPORT_COLUMNS = (
+    "В первой строке — названия колонок. Обязательна колонка с адресами: «email», «E-mail адрес», "
+    "«Почта», «Адрес эл. почты»… Колонка «Имя» («ФИО») — имя получателя; любая другая колонка "
+    "становится переменной шаблона («Компания» — {{ company }}, «Город» — {{ город }}). "
+    "Повторы и адреса, которые уже есть в кампании, пропускаются; отписавшиеся добавятся отмеченными."
+)
 
 
 def _campaigns_for(user, *, editable_only):
@@ -33,6 +41,8 @@ class RecipientImportForm(BoundedImportForm):
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["campaign"].queryset = _campaigns_for(user, editable_only=True)
+        self.fields["import_file"].label = "Файл"
+        self.fields["format"].label = "Формат файла"
 
 
 class RecipientConfirmImportForm(IssuedUploadConfirmForm):
@@ -96,8 +106,14 @@ class CampaignRecipientAdmin(OwnedAdminMixin, SpreadsheetAdminMixin, ModelAdmin,
 
     # --- import ---------------------------------------------------------------------------
 
+    import_columns_help = IMPORT_COLUMNS
+
     def get_import_form_kwargs(self, request):
         return {**super().get_import_form_kwargs(request), "user": request.user}
+
+    def get_import_form_initial(self, request):
+        # Opened from a campaign's page («Импорт из файла»): that campaign is chosen already.
+        return {**super().get_import_form_initial(request), "campaign": request.GET.get("campaign")}
 
     def get_confirm_form_initial(self, request, import_form):
         initial = super().get_confirm_form_initial(request, import_form)
@@ -105,19 +121,21 @@ class CampaignRecipientAdmin(OwnedAdminMixin, SpreadsheetAdminMixin, ModelAdmin,
             initial["campaign"] = import_form.cleaned_data["campaign"].pk
         return initial
 
-    def get_import_resource_kwargs(self, request, **kwargs):
-        form = kwargs.get("form")
-        return {"campaign": form.cleaned_data["campaign"] if form is not None and form.is_valid() else None}
+    def preview_import(self, request, form, table):
+        return preview_recipients(table, campaign=form.cleaned_data["campaign"])
 
-    def import_action(self, request, **kwargs):
-        response = super().import_action(request, **kwargs)
-        result = getattr(response, "context_data", {}).get("result")
-        if result is not None and not result.has_errors() and report_summary(result.report):
-            messages.warning(request, f"Предварительный просмотр: {report_summary(result.report)}.")
-        return response
+    def run_import(self, request, form, table):
+        campaign = form.cleaned_data["campaign"]
+        scan, added = import_recipients(table, campaign=campaign)
+        file_name = form.cleaned_data["original_file_name"]
+        return Imported(
+            message=f"Импорт из файла «{file_name}» завершён. {added.summary()}",
+            warning=f"Строки с ошибками не импортированы: {scan.bad_text()}." if scan.bad else "",
+            audited=campaign,
+            audit_text=f"Импорт получателей из файла «{file_name}»: {added.summary().lower()} "
+            f"Строк с ошибками: {len(scan.bad)}.",
+            next_url=reverse("admin:mailer_campaign_change", args=[campaign.pk]),
+        )
 
-    def add_success_message(self, result, request):
-        text = f"Импорт завершён: добавлено получателей: {result.totals['new']}"
-        if report_summary(result.report):
-            text += "; " + report_summary(result.report)
-        messages.success(request, text + ".")
+    def import_cancel_url(self, request, form):
+        return reverse("admin:mailer_campaign_change", args=[form.cleaned_data["campaign"].pk])

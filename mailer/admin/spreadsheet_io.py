@@ -7,16 +7,22 @@ name) is a Russian message on the import page, never a 500.
 
 import io
 import logging
+from dataclasses import dataclass
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
+from django.db.models import Model
 from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.text import Truncator
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 from import_export.forms import ConfirmImportForm
@@ -24,7 +30,8 @@ from unfold.contrib.import_export.forms import ImportForm
 
 from mailer.exceptions import MailerError
 from mailer.spreadsheets.formats import EXPORT_FORMATS, IMPORT_FORMATS, neutralised
-from mailer.spreadsheets.reader import ReadLimits, SpreadsheetRefused, check_size
+from mailer.spreadsheets.reader import ReadLimits, SpreadsheetRefused, Table, check_size, read_table
+from mailer.spreadsheets.reporting import ImportPreview
 from mailer.spreadsheets.uploads import PrivateUploadStorage, UploadRefused, issue_name, redeem_name
 
 logger = logging.getLogger(__name__)
@@ -113,13 +120,9 @@ class SpreadsheetAdminMixin:
     # --- upload ----------------------------------------------------------------------------
 
     def get_urls(self):
-        name = self._import_url_name()
+        name = self._url_name("import")
         bounded = path("import/", self.admin_site.admin_view(self.bounded_import_view), name=name)
         return [bounded, *(url for url in super().get_urls() if getattr(url, "name", None) != name)]
-
-    def _import_url_name(self):
-        app_label, model_name = self.get_model_info()
-        return f"{app_label}_{model_name}_import"
 
     # Django's CSRF check reads the body, after which no upload handler can be added: the
     # check runs below instead, once the byte limit is in place (Django's documented way).
@@ -138,12 +141,54 @@ class SpreadsheetAdminMixin:
             _log_refusal(e)
         form.add_error("import_file", str(e) if isinstance(e, MailerError) else UNREADABLE)
 
+    # --- the screens fill these in --------------------------------------------------------
+
+    import_template_name = "admin/mailer/import.html"
+    import_columns_help = ""  # what the file must hold, shown over the form
+
+    def preview_import(self, request, form, table: Table) -> ImportPreview:
+        raise NotImplementedError
+
+    def run_import(self, request, form, table: Table) -> "Imported":
+        raise NotImplementedError
+
+    def import_cancel_url(self, request, form) -> str:
+        return reverse(f"admin:{self._url_name('changelist')}", current_app=self.admin_site.name)
+
+    # --- preview ---------------------------------------------------------------------------
+
     def import_action(self, request, **kwargs):
-        response = super().import_action(request, **kwargs)
-        context = getattr(response, "context_data", None) or {}
-        if request.method == "POST" and not context.get("confirm_form"):
-            _discard_upload(context.get("form"))  # nothing to confirm: the file has no use left
-        return response
+        """The upload form; posted, the file is stored privately, read and checked, and the page
+        shows what the import would do, with «Подтвердить импорт». Nothing is written here."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = self.create_import_form(request)
+        context = {}
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["import_file"]
+            storage = self.write_to_tmp_storage(upload, None)
+            upload.tmp_storage_name = storage.name  # get_confirm_form_initial() issues it
+            try:
+                table = read_table(storage.read(), IMPORT_FORMATS[int(form.cleaned_data["format"])].kind)
+                preview = self.preview_import(request, form, table)
+            except MailerError as refusal:
+                self.add_data_read_fail_error_to_form(form, refusal)
+                storage.remove()  # nothing to confirm: the file has no use left
+            else:
+                context.update(_preview_context(preview), file_name=upload.name)
+                context["confirm_form"] = self.create_confirm_form(request, import_form=form)
+                context["cancel_url"] = self.import_cancel_url(request, form)
+        context.update(
+            self.admin_site.each_context(request),
+            title="Импорт из файла",
+            form=form,
+            opts=self.model._meta,
+            media=self.media + form.media,
+            columns_help=self.import_columns_help,
+            confirm_url=reverse(f"admin:{self._url_name('process_import')}", current_app=self.admin_site.name),
+        )
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, [self.import_template_name], context)
 
     # --- confirm ---------------------------------------------------------------------------
 
@@ -158,22 +203,33 @@ class SpreadsheetAdminMixin:
 
     @method_decorator(require_POST)
     def process_import(self, request, **kwargs):
+        """«Подтвердить импорт»: the stored file read again and imported; one admin log entry."""
         if not self.has_import_permission(request):
             raise PermissionDenied
         confirm_form = self.create_confirm_form(request)
         if not confirm_form.is_valid():
             return self._back_to_import(request, _first_error(confirm_form))
+        storage = PrivateUploadStorage(name=confirm_form.cleaned_data["import_file_name"])
         try:
-            return super().process_import(request, **kwargs)
-        except MailerError as refusal:  # the file no longer passes the limits, or vanished
+            kind = IMPORT_FORMATS[int(confirm_form.cleaned_data["format"])].kind
+            done = self.run_import(request, confirm_form, read_table(storage.read(), kind))
+        except MailerError as refusal:  # the file no longer passes, vanished, or the campaign changed
             return self._back_to_import(request, str(refusal))
         finally:
-            PrivateUploadStorage(name=confirm_form.cleaned_data["import_file_name"]).remove()
+            storage.remove()
+        _audit(request, self.model, done.audited, done.audit_text)
+        messages.success(request, done.message)
+        if done.warning:
+            messages.warning(request, done.warning)
+        return HttpResponseRedirect(done.next_url)
 
     def _back_to_import(self, request, message):
         messages.error(request, message)
-        url = reverse(f"admin:{self._import_url_name()}", current_app=self.admin_site.name)
-        return HttpResponseRedirect(url)
+        return HttpResponseRedirect(reverse(f"admin:{self._url_name('import')}", current_app=self.admin_site.name))
+
+    def _url_name(self, view):
+        app_label, model_name = self.get_model_info()
+        return f"{app_label}_{model_name}_{view}"
 
     # --- export ----------------------------------------------------------------------------
 
@@ -182,11 +238,39 @@ class SpreadsheetAdminMixin:
         return neutralised(super().get_data_for_export(request, queryset, **kwargs))
 
 
-def _discard_upload(import_form):
-    upload = getattr(import_form, "cleaned_data", {}).get("import_file")
-    name = getattr(upload, "tmp_storage_name", None)
-    if name:
-        PrivateUploadStorage(name=name).remove()
+@dataclass(frozen=True)
+class Imported:
+    """What a screen's `run_import` did: the messages, the one admin log entry, where to go."""
+
+    message: str
+    warning: str  # the bad rows, or ""
+    audited: Model | None  # the object the log entry is about (none: the screen's model)
+    audit_text: str
+    next_url: str
+
+
+def _preview_context(preview):
+    return {
+        "preview": preview,
+        "summary_table": {"headers": ["", "Строк"], "rows": preview.summary},
+        "bad_table": {
+            "headers": ["Строка", "Адрес в файле", "Причина"],
+            "rows": [[row.line, row.value or "пусто", row.reason] for row in preview.bad],
+        },
+        "sample_table": {"headers": preview.sample_headers, "rows": preview.sample_rows},
+    }
+
+
+def _audit(request, model, obj, text):
+    """One LogEntry for a whole import (not one per row): who, what file, what it did."""
+    LogEntry.objects.create(
+        user_id=request.user.pk,
+        content_type=ContentType.objects.get_for_model(model if obj is None else obj),
+        object_id=None if obj is None else str(obj.pk),
+        object_repr=Truncator(str(obj) if obj is not None else text).chars(200),
+        action_flag=ADDITION if obj is None else CHANGE,
+        change_message=text,
+    )
 
 
 def _first_error(form):

@@ -7,19 +7,19 @@ records who did). Rows are never edited: a wrong address is removed and added ag
 import logging
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.urls import reverse
 from django.utils.timezone import localtime
 from import_export.admin import ImportExportModelAdmin
-from import_export.results import RowResult
 from unfold.admin import ModelAdmin
 from unfold.contrib.import_export.forms import ExportForm
 
 from mailer.addresses import is_valid_email, normalize_email
-from mailer.admin.spreadsheet_io import SpreadsheetAdminMixin
+from mailer.admin.spreadsheet_io import Imported, SpreadsheetAdminMixin
 from mailer.models import Unsubscribe
 from mailer.pii import email_log_fields
 from mailer.smtp_bz import suppression as provider_suppression
-from mailer.spreadsheets.unsubscribes import UnsubscribeResource
+from mailer.spreadsheets.unsubscribes import UnsubscribeResource, import_unsubscribes, preview_unsubscribes
 from mailer.suppression import suppress
 
 logger = logging.getLogger(__name__)
@@ -121,27 +121,34 @@ class UnsubscribeAdmin(SpreadsheetAdminMixin, ModelAdmin, ImportExportModelAdmin
         context["fields_list"] = [(r.get_display_name(), r().get_export_headers()) for r in resources]
         return context
 
-    # --- import report --------------------------------------------------------------------
+    # --- import ---------------------------------------------------------------------------
 
-    def import_action(self, request, **kwargs):
-        response = super().import_action(request, **kwargs)
-        result = getattr(response, "context_data", {}).get("result")
-        if result is not None and not result.has_errors():
-            _warn_invalid_rows(request, result.report)
-        return response
+    import_columns_help = (
+        "В первой строке — названия колонок; нужна одна, с адресами: «email», «E-mail адрес», «Почта»… "
+        "Остальные колонки не читаются. Адреса, которые уже в списке, и повторы пропускаются; "
+        "ожидающие отправки письма на добавленные адреса не уйдут."
+    )
 
-    def add_success_message(self, result, request):
-        report = result.report
-        parts = [f"Импорт завершён: добавлено адресов — {result.totals[RowResult.IMPORT_TYPE_NEW]}"]
-        if report.duplicates:
-            parts.append(f"уже были в списке или повторялись в файле — {report.duplicates}")
-        messages.success(request, "; ".join(parts) + ".")
-        _warn_invalid_rows(request, report)
+    def preview_import(self, request, form, table):
+        return preview_unsubscribes(table)
 
-
-def _warn_invalid_rows(request, report):
-    if report.invalid:
-        messages.warning(request, f"Некорректные адреса пропущены: {report.invalid_text()}.")
+    def run_import(self, request, form, table):
+        scan, done = import_unsubscribes(table, user=request.user)
+        file_name = form.cleaned_data["original_file_name"]
+        parts = [f"добавлено адресов — {done.added}"]
+        if done.listed or scan.repeats:
+            parts.append(f"уже были в списке или повторялись в файле — {done.listed + scan.repeats}")
+        if done.recipients_marked:
+            parts.append(f"ожидавших отправки писем отменено — {done.recipients_marked}")
+        summary = "; ".join(parts)
+        return Imported(
+            message=f"Импорт завершён: {summary}.",
+            warning=f"Некорректные строки пропущены: {scan.bad_text()}." if scan.bad else "",
+            audited=None,
+            audit_text=f"Импорт в список отписок из файла «{file_name}»: {summary}; "
+            f"строк с ошибками — {len(scan.bad)}.",
+            next_url=reverse("admin:mailer_unsubscribe_changelist"),
+        )
 
 
 def _log_removed(emails, user):

@@ -9,7 +9,7 @@ off again, so an exported list imports back unchanged.
 import tablib
 from import_export.formats import base_formats
 
-from mailer.spreadsheets.reader import CSV, XLSX, Table, read_table
+from mailer.spreadsheets.reader import CSV, XLSX
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 NEUTRALISER = "'"
@@ -37,22 +37,14 @@ def neutralised(dataset: tablib.Dataset) -> tablib.Dataset:
     return safe
 
 
-def _dataset(table: Table) -> tablib.Dataset:
-    dataset = tablib.Dataset(headers=table.headers)
-    for row in table.rows:
-        dataset.append([restored_cell(cell) for cell in row])
-    return dataset
-
-
+# The import form's format choices. The admin reads the chosen file through
+# `reader.read_table(…, kind)` itself (mailer.admin.spreadsheet_io), never through tablib.
 class BoundedXLSX(base_formats.XLSX):
-    def create_dataset(self, in_stream):
-        return _dataset(read_table(in_stream, XLSX))
+    kind = XLSX
 
 
 class BoundedCSV(base_formats.CSV):
-    def create_dataset(self, in_stream, **kwargs):
-        data = in_stream.encode("utf-8") if isinstance(in_stream, str) else in_stream
-        return _dataset(read_table(data, CSV))
+    kind = CSV
 
 
 # The admin's choices, in this order. Exports keep import-export's own classes: it writes

@@ -14,10 +14,18 @@ format allows, so a hostile file costs about as much as a harmless one:
 
 Everything a reader can say about a file is a `SpreadsheetRefused` with the Russian text
 shown on the import page.
+
+Files as staff really have them: a CSV may be UTF-8 (with or without a BOM) or cp1251 (what
+Russian Excel writes for «CSV (разделители — запятые)»), with `,`, `;` (Russian Excel's) or a
+tab between cells. An XLSX cell holding a formula that was never calculated (files written by
+programs, not by Excel) reads as `UNCALCULATED`, so the import can refuse that row instead of
+taking the cell as empty.
 """
 
+import codecs
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +37,7 @@ from django.template.defaultfilters import filesizeformat
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles.stylesheet import apply_stylesheet
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
 from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
 
 from mailer.exceptions import MailerError
@@ -72,7 +81,17 @@ class ReadLimits:
     def hint(self) -> str:
         """What the import form says under its file field."""
         size, rows = filesizeformat(self.max_bytes), _count(self.max_rows)
-        return f"XLSX или CSV (UTF-8), до {size} и не больше {rows} строк."
+        return (
+            f"XLSX или CSV (UTF-8 или Windows-1251; разделитель «,», «;» или табуляция), до {size} "
+            f"и не больше {rows} строк."
+        )
+
+
+class _Uncalculated(str):
+    """A formula cell without a stored result: not blank, and never a value to import."""
+
+
+UNCALCULATED = _Uncalculated("")
 
 
 @dataclass
@@ -91,7 +110,7 @@ class SpreadsheetRefused(MailerError):
 
 
 def read_table(source: bytes | BinaryIO, kind: str, limits: ReadLimits | None = None) -> Table:
-    """The active sheet of an XLSX, or a UTF-8 CSV with commas: its first row is the headers."""
+    """The active sheet of an XLSX, or a CSV: its first row is the headers."""
     limits = limits or ReadLimits.from_settings()
     stream = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
     check_size(_size_of(stream), limits)
@@ -131,7 +150,7 @@ def _bounded_table(lines: Iterator[list], limits: ReadLimits) -> Table:
         cells += len(line)
         if cells > limits.max_cells:
             raise _too_many_cells(limits.max_cells)
-        if _is_blank(line):
+        if is_blank(line):
             blank_run += 1
             if position > max_rows + TRAILING_BLANK_ROWS:
                 raise _too_many_rows(max_rows)
@@ -168,8 +187,12 @@ def _fitted(line, width):
     return cells + [None] * (width - len(cells))
 
 
-def _is_blank(line):
-    return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in line)
+def is_blank(line):
+    return all(_is_blank_cell(cell) for cell in line)
+
+
+def _is_blank_cell(cell):
+    return cell is None or (isinstance(cell, str) and cell is not UNCALCULATED and not cell.strip())
 
 
 # --- XLSX ------------------------------------------------------------------------------------
@@ -190,9 +213,44 @@ def _xlsx_lines(stream: BinaryIO, limits: ReadLimits) -> Iterator[list]:
     except Exception as exc:  # openpyxl raises anything from KeyError to XML errors on a broken file
         raise SpreadsheetRefused(NOT_XLSX, reason="unreadable") from exc
     try:
-        yield from _unreadable_as(sheet.iter_rows(values_only=True), NOT_XLSX)
+        yield from _unreadable_as(_sheet_rows(sheet), NOT_XLSX)
     finally:
         sheet.parent._archive.close()
+
+
+class _FormulaAwareParser(WorkSheetParser):
+    """openpyxl's parser of sheet XML (data only), telling an uncalculated formula from a blank."""
+
+    def parse_cell(self, element):
+        cell = super().parse_cell(element)
+        # openpyxl itself writes such a cell with an empty <v/>; others leave <v> out.
+        if cell["value"] is None and element.find(FORMULA_TAG) is not None and not element.findtext(VALUE_TAG):
+            cell["value"] = UNCALCULATED
+        return cell
+
+
+def _sheet_rows(sheet: ReadOnlyWorksheet) -> Iterator[list]:
+    """What `sheet.iter_rows(values_only=True)` gives, through `_FormulaAwareParser`: each row
+    as a list as wide as its last cell; a row missing from the XML comes as an empty one."""
+    book = sheet.parent
+    with sheet._get_source() as source:
+        parser = _FormulaAwareParser(
+            source,
+            sheet._shared_strings,
+            data_only=True,
+            epoch=book.epoch,
+            date_formats=book._date_formats,
+            timedelta_formats=book._timedelta_formats,
+        )
+        expected = 1
+        for number, cells in parser.parse():
+            for _ in range(expected, number):
+                yield []
+            expected = number + 1
+            line = [None] * (cells[-1]["column"] if cells else 0)
+            for cell in cells:
+                line[cell["column"] - 1] = cell["value"]
+            yield line
 
 
 class _RowsAsTheyCome(ReadOnlyWorksheet):
@@ -274,18 +332,46 @@ def _check_unpacked_sizes(stream: BinaryIO, limits: ReadLimits) -> None:
 # --- CSV -------------------------------------------------------------------------------------
 
 NOT_CSV = (
-    "Файл не читается как CSV в кодировке UTF-8. Если это книга Excel, выберите формат «xlsx»; "
-    "иначе сохраните таблицу как «CSV UTF-8 (разделитель — запятая)»."
+    "Файл не читается как CSV (UTF-8 или Windows-1251). Если это книга Excel, выберите формат «xlsx»; "
+    "иначе сохраните таблицу в Excel как «CSV UTF-8» или «CSV (разделители — запятые)»."
 )
+# The beginning of a CSV that tells its encoding and its delimiter.
+SNIFFED_BYTES = 64 * 1024
+DELIMITERS = (",", ";", "\t")
+BINARY_MARKS = (b"\x00", b"PK\x03\x04")  # a NUL byte, or a zip (an XLSX chosen as CSV)
 
 
 def _csv_lines(stream: BinaryIO) -> Iterator[list]:
+    head = stream.read(SNIFFED_BYTES)
+    stream.seek(0)
+    if any(mark in head for mark in BINARY_MARKS):
+        raise SpreadsheetRefused(NOT_CSV, reason="unreadable")
+    encoding = _encoding_of(head)
+    first_line = head.decode(encoding, errors="replace").lstrip("\ufeff").partition("\n")[0]
     # Decoded and split as it is read, so an early stop leaves the rest of the file unread.
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    text = io.TextIOWrapper(stream, encoding=encoding, newline="")
     try:
-        yield from _unreadable_as(csv.reader(text), NOT_CSV)
+        yield from _unreadable_as(csv.reader(text, delimiter=_delimiter_of(first_line)), NOT_CSV)
     finally:
         text.detach()  # the stream belongs to the caller
+
+
+def _encoding_of(head: bytes) -> str:
+    """UTF-8 (a BOM is dropped) if the beginning decodes as such, else Windows-1251: any byte
+    sequence that is not UTF-8 is, in practice, what Russian Windows wrote."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)  # a cut last letter is fine
+    except UnicodeDecodeError:
+        return "cp1251"
+    return "utf-8-sig"
+
+
+def _delimiter_of(header_line: str) -> str:
+    """The delimiter the header line uses most; a one-column file has none, and takes `,`."""
+    unquoted = re.sub(r'"[^"]*"', "", header_line)  # «"Фамилия, имя";email» splits at `;`
+    counts = {delimiter: unquoted.count(delimiter) for delimiter in DELIMITERS}
+    best = max(DELIMITERS, key=counts.__getitem__)
+    return best if counts[best] else ","
 
 
 def _unreadable_as(rows, message):

@@ -1,38 +1,107 @@
-"""Recipients in and out of spreadsheets (django-import-export), scoped to one campaign.
+"""Recipients in and out of spreadsheets, scoped to one campaign.
 
-Import: the e-mail column is required (header «email», «e-mail», «почта» …), «имя»/«name»
+Import: the e-mail column is required (header «email», «E-mail адрес», «Почта» …), «имя»/«name»
 and every other column become template variables («компания» is `{{ company }}`).
 Addresses are normalised; repeats in the file and addresses already in the campaign
-collapse into one; invalid addresses are skipped and reported with their spreadsheet line
-(mailer.spreadsheets.reporting); unsubscribed ones arrive marked.
+collapse into one; bad rows are reported with their spreadsheet line and the reason
+(mailer.spreadsheets.reporting); unsubscribed ones arrive marked. The preview and the import
+ask the database about the file's addresses in sets of a thousand, and the import writes
+through `services.add_recipients` (bulk inserts): the statements do not grow per row.
+
+Export: django-import-export's resource, statuses in Russian.
 """
 
 import json
+from itertools import batched
 
 from import_export import fields, resources, widgets
 
-from mailer import transitions
-from mailer.addresses import is_valid_email, normalize_email
+from mailer import services
 from mailer.models import Campaign, CampaignRecipient
-from mailer.spreadsheets.reporting import EMAIL_HEADERS, ReportingResourceMixin, canonical_header, spreadsheet_line
+from mailer.spreadsheets.reader import Table
+from mailer.spreadsheets.reporting import (
+    BATCH,
+    EMAIL,
+    EMAIL_HEADERS,
+    SAMPLE_ROWS,
+    SHOWN_BAD_ROWS,
+    ImportPreview,
+    Scan,
+    scan_addresses,
+)
 from mailer.suppression import suppressed_among
 
 HEADER_ALIASES = {
-    "email": EMAIL_HEADERS,
-    "name": {"name", "имя", "фио", "контакт", "получатель"},
-    "company": {"company", "компания", "организация"},
+    EMAIL: EMAIL_HEADERS,
+    "name": {"name", "full name", "имя", "фио", "имя и фамилия", "контакт", "контактное лицо", "получатель"},
+    "company": {"company", "компания", "организация", "название компании", "наименование организации"},
 }
-FIXED_COLUMNS = ("campaign", "email", "name")
+FIXED_COLUMNS = (EMAIL, "name", "campaign")  # an exported list names its campaign: not a variable
+Status = CampaignRecipient.Status
 
 
-def report_summary(report):
-    """«повторы пропущены: 2; некорректные адреса не импортированы: строка 3 («bad»)»"""
-    parts = []
-    if report.duplicates:
-        parts.append(f"повторы пропущены: {report.duplicates}")
-    if report.invalid:
-        parts.append(f"некорректные адреса не импортированы: {report.invalid_text()}")
-    return "; ".join(parts)
+def preview_recipients(table: Table, *, campaign: Campaign) -> ImportPreview:
+    """What importing `table` into `campaign` would do; writes nothing."""
+    scan = scan_addresses(table, HEADER_ALIASES)
+    existing = _existing(campaign, scan.emails())
+    suppressed = suppressed_among(email for email in scan.emails() if email not in existing)
+    new = [row for row in scan.rows if row.email not in existing]
+    extra = _variable_columns(scan)
+    return ImportPreview(
+        title=f"Импорт получателей в кампанию «{campaign.name}»",
+        summary=[
+            ("Строк с данными в файле", scan.total),
+            ("Будут добавлены", len(new)),
+            (
+                f"из них отписались ранее (добавятся со статусом «{Status.UNSUBSCRIBED.label}», писем не получат)",
+                len(suppressed),
+            ),
+            ("Повторы в файле (пропускаются)", scan.repeats),
+            ("Уже есть в кампании (пропускаются)", len(existing)),
+            ("Строки с ошибками (не импортируются)", len(scan.bad)),
+        ],
+        bad=scan.bad[:SHOWN_BAD_ROWS],
+        bad_total=len(scan.bad),
+        sample_headers=["Строка", "E-mail", "Имя", "Статус", "Переменные шаблона"],
+        sample_rows=[
+            [
+                row.line,
+                row.email,
+                row.cells.get("name", ""),
+                (Status.UNSUBSCRIBED if row.email in suppressed else Status.PENDING).label,
+                "; ".join(f"{h}: {row.cells[h]}" for h in extra if row.cells.get(h)),
+            ]
+            for row in new[:SAMPLE_ROWS]
+        ],
+    )
+
+
+def import_recipients(table: Table, *, campaign: Campaign) -> tuple[Scan, services.AddedRecipients]:
+    """Adds the file's good rows to `campaign` (a MailerError if it may not change)."""
+    scan = scan_addresses(table, HEADER_ALIASES)
+    extra = _variable_columns(scan)
+    recipients = (
+        services.NewRecipient(
+            email=row.email,
+            name=row.cells.get("name", ""),
+            variables={h: row.cells[h] for h in extra if row.cells.get(h)},
+        )
+        for row in scan.rows
+    )
+    added = services.add_recipients(campaign=campaign, recipients=recipients)
+    added.duplicates += scan.repeats
+    return scan, added
+
+
+def _variable_columns(scan):
+    return [h for h in scan.headers if h and h not in FIXED_COLUMNS]
+
+
+def _existing(campaign, emails):
+    found = set()
+    for batch in batched(emails, BATCH):
+        found.update(campaign.recipients.filter(email__in=batch).values_list("email", flat=True))
+    return found
 
 
 class ReadableJSONWidget(widgets.JSONWidget):
@@ -42,7 +111,9 @@ class ReadableJSONWidget(widgets.JSONWidget):
         return json.dumps(value, ensure_ascii=False) if value else ""
 
 
-class RecipientResource(ReportingResourceMixin, resources.ModelResource):
+class RecipientResource(resources.ModelResource):
+    """The export (the import reads the file itself: `preview_recipients`, `import_recipients`)."""
+
     campaign = fields.Field(attribute="campaign", column_name="campaign", widget=widgets.ForeignKeyWidget(Campaign))
     email = fields.Field(attribute="email", column_name="email")
     name = fields.Field(attribute="name", column_name="name")
@@ -60,7 +131,7 @@ class RecipientResource(ReportingResourceMixin, resources.ModelResource):
         fields = ("campaign", "email", "name", "status", "error", "attempts", "sent_at", "variables")
         skip_unchanged = False
 
-    def __init__(self, campaign=None, **kwargs):
+    def __init__(self, campaign=None, **kwargs):  # the import form passes the campaign chosen
         super().__init__(**kwargs)
         self.campaign = campaign
 
@@ -70,58 +141,4 @@ class RecipientResource(ReportingResourceMixin, resources.ModelResource):
         return recipient.campaign.name
 
     def dehydrate_status(self, recipient):
-        if recipient.status == CampaignRecipient.Status.PENDING and recipient.email in getattr(self, "suppressed", ()):
-            # An import marks it right after saving (after_import): the preview says so already.
-            return CampaignRecipient.Status.UNSUBSCRIBED.label
         return recipient.get_status_display()
-
-    # --- import -------------------------------------------------------------------------
-
-    def before_import(self, dataset, **kwargs):
-        super().before_import(dataset, **kwargs)
-        dataset.headers = [canonical_header(header, HEADER_ALIASES) for header in dataset.headers]
-        if "email" not in dataset.headers:
-            raise ValueError("В файле нет колонки с адресами: назовите её «email» или «почта».")
-        self.extra_columns = [h for h in dataset.headers if h and h not in FIXED_COLUMNS]
-        # import-export matches rows by (campaign, email): the campaign comes from the form.
-        if "campaign" in dataset.headers:
-            del dataset["campaign"]
-        dataset.append_col([self.campaign.pk] * len(dataset), header="campaign")
-        emails = {normalize_email(str(value or "")) for value in dataset["email"]}
-        self.suppressed = suppressed_among(emails)
-        self.seen = set()
-
-    def before_import_row(self, row, row_number=None, **kwargs):
-        written = str(row.get("email") or "").strip()
-        row["email"] = normalize_email(written)
-        row["name"] = str(row.get("name") or "").strip()
-        self.current = (spreadsheet_line(row_number), written)
-
-    def import_instance(self, instance, row, **kwargs):
-        super().import_instance(instance, row, **kwargs)
-        if instance.pk is None:
-            instance.variables = {c: _cell(row[c]) for c in self.extra_columns if _cell(row[c])}
-
-    def after_import(self, dataset, result, **kwargs):
-        super().after_import(dataset, result, **kwargs)
-        if self.suppressed:  # addresses that unsubscribed earlier arrive marked: they get nothing
-            transitions.mark_unsubscribed(campaign_id=self.campaign.pk, emails=self.suppressed)
-
-    def skip_row(self, instance, original, row, import_validation_errors=None):
-        email = row["email"]
-        if not is_valid_email(email):
-            self.report.invalid.append((self.current[0], self.current[1] or "пусто"))
-            return True
-        if instance.pk is not None or email in self.seen:
-            self.report.duplicates += 1
-            return True  # already in the campaign, or earlier in this file: keep the first
-        self.seen.add(email)
-        return False
-
-
-def _cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # spreadsheets store 42 as 42.0
-    return str(value).strip()

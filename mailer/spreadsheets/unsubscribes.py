@@ -1,23 +1,61 @@
-"""XLSX/CSV import and export of the suppression list (django-import-export).
+"""XLSX/CSV import and export of the suppression list.
 
-Import reads one column of addresses. Every row goes through `suppression.suppress`, so it is
-normalised and its waiting recipients are marked at once; bad rows are reported, not fatal
-(see mailer.spreadsheets.reporting).
+Import reads one column of addresses (the other columns are ignored). Bad rows are reported
+with their spreadsheet line and the reason (mailer.spreadsheets.reporting); the good
+addresses go onto the list through `suppression.suppress_many`, which adds them in bulk and
+marks their waiting recipients in one statement.
+
+Export: django-import-export's resource.
 """
 
 from import_export import fields, resources, widgets
 
-from mailer.addresses import is_valid_email, normalize_email
 from mailer.models import Unsubscribe
-from mailer.spreadsheets.reporting import EMAIL_HEADERS, ReportingResourceMixin, canonical_header, spreadsheet_line
-from mailer.suppression import suppress
+from mailer.spreadsheets.reader import Table
+from mailer.spreadsheets.reporting import (
+    EMAIL,
+    EMAIL_HEADERS,
+    SAMPLE_ROWS,
+    SHOWN_BAD_ROWS,
+    ImportPreview,
+    Scan,
+    scan_addresses,
+)
+from mailer.suppression import SuppressedMany, suppress_many, suppressed_among
 
-EMAIL_COLUMN = "email"
-MISSING_EMAIL_COLUMN = "В файле нет столбца с адресами: назовите его «email»."
+ALIASES = {EMAIL: EMAIL_HEADERS}
 
 
-class UnsubscribeResource(ReportingResourceMixin, resources.ModelResource):
-    email = fields.Field(attribute="email", column_name=EMAIL_COLUMN)
+def preview_unsubscribes(table: Table) -> ImportPreview:
+    """What importing `table` onto the list would do; writes nothing."""
+    scan = scan_addresses(table, ALIASES)
+    listed = suppressed_among(scan.emails())
+    new = [row for row in scan.rows if row.email not in listed]
+    return ImportPreview(
+        title="Импорт в список отписок",
+        summary=[
+            ("Строк с данными в файле", scan.total),
+            ("Будут добавлены в список", len(new)),
+            ("Уже в списке (пропускаются)", len(listed)),
+            ("Повторы в файле (пропускаются)", scan.repeats),
+            ("Строки с ошибками (не импортируются)", len(scan.bad)),
+        ],
+        bad=scan.bad[:SHOWN_BAD_ROWS],
+        bad_total=len(scan.bad),
+        sample_headers=["Строка", "E-mail"],
+        sample_rows=[[row.line, row.email] for row in new[:SAMPLE_ROWS]],
+    )
+
+
+def import_unsubscribes(table: Table, *, user) -> tuple[Scan, SuppressedMany]:
+    scan = scan_addresses(table, ALIASES)
+    return scan, suppress_many(scan.emails(), source=Unsubscribe.Source.IMPORT, user=user)
+
+
+class UnsubscribeResource(resources.ModelResource):
+    """The export (the import reads the file itself: `preview_unsubscribes`, `import_unsubscribes`)."""
+
+    email = fields.Field(attribute="email", column_name=EMAIL)
     source = fields.Field(attribute="get_source_display", column_name="источник", readonly=True)
     campaign = fields.Field(attribute="campaign__name", column_name="кампания", readonly=True)
     created_by = fields.Field(attribute="created_by__username", column_name="добавил", readonly=True)
@@ -30,8 +68,6 @@ class UnsubscribeResource(ReportingResourceMixin, resources.ModelResource):
         name = "Отписки"
         fields = ("email", "source", "campaign", "created_by", "created_at")
         import_id_fields = ("email",)
-        use_transactions = True  # the dry run must roll back the recipients it marked, too
-        report_skipped = True  # the preview lists skipped rows as well
 
     def get_queryset(self):
         return super().get_queryset().select_related("campaign", "created_by")
@@ -39,37 +75,3 @@ class UnsubscribeResource(ReportingResourceMixin, resources.ModelResource):
     def get_user_visible_fields(self):
         # The import page lists what is read from the file: only the address.
         return [f for f in self.get_import_fields() if not f.readonly]
-
-    # --- import -------------------------------------------------------------------------
-
-    def before_import(self, dataset, **kwargs):
-        super().before_import(dataset, **kwargs)
-        dataset.headers = [canonical_header(h, {EMAIL_COLUMN: EMAIL_HEADERS}) for h in dataset.headers or []]
-        if EMAIL_COLUMN not in dataset.headers:
-            raise ValueError(MISSING_EMAIL_COLUMN)
-
-    def before_import_row(self, row, row_number=None, **kwargs):
-        written = str(row.get(EMAIL_COLUMN) or "").strip()  # XLSX cells may be numbers or empty
-        row[EMAIL_COLUMN] = normalize_email(written)
-        if not is_valid_email(row[EMAIL_COLUMN]) and any(_filled(v) for v in row.values()):
-            self.report.invalid.append((spreadsheet_line(row_number), written))
-
-    def skip_row(self, instance, original, row, import_validation_errors=None):
-        if not is_valid_email(instance.email):
-            return True  # reported by before_import_row (or a blank line)
-        if original.pk is not None:
-            self.report.duplicates += 1  # on the list already, or earlier in this file
-            return True
-        return False
-
-    def before_save_instance(self, instance, row, **kwargs):
-        instance.source = Unsubscribe.Source.IMPORT
-        instance.created_by = kwargs.get("user")
-
-    def do_instance_save(self, instance, is_create):
-        entry, _ = suppress(instance.email, source=instance.source, user=instance.created_by)
-        instance.pk, instance.created_at = entry.pk, entry.created_at
-
-
-def _filled(value):
-    return value is not None and str(value).strip() != ""

@@ -1,6 +1,8 @@
 """The suppression list: addresses the mailer must never write to again."""
 
 import logging
+from dataclasses import dataclass
+from itertools import batched
 
 from django.db import transaction
 from redis.exceptions import RedisError
@@ -11,6 +13,8 @@ from mailer.models import Unsubscribe
 from mailer.pii import email_log_fields
 
 logger = logging.getLogger(__name__)
+
+BATCH = 1000  # addresses per statement
 
 
 def suppress(email, *, source, campaign=None, user=None):
@@ -55,5 +59,33 @@ def _push_to_provider(email):
 
 
 def suppressed_among(emails):
-    """The subset of `emails` (normalised) that is on the list, in one query."""
-    return set(Unsubscribe.objects.filter(email__in=list(emails)).values_list("email", flat=True))
+    """The subset of `emails` (normalised) that is on the list: one query a thousand addresses."""
+    found = set()
+    for batch in batched(emails, BATCH):
+        found.update(Unsubscribe.objects.filter(email__in=batch).values_list("email", flat=True))
+    return found
+
+
+@dataclass(frozen=True)
+class SuppressedMany:
+    added: int  # new on the list
+    listed: int  # were on it already
+    recipients_marked: int  # waiting recipients that will now get nothing
+
+
+@transaction.atomic
+def suppress_many(emails, *, source, user=None) -> SuppressedMany:
+    """`suppress()` for a whole list (an import): the same rows and marks, a few statements a
+    thousand addresses instead of a few an address, and one log line."""
+    emails = list(dict.fromkeys(normalize_email(email) for email in emails))
+    listed = suppressed_among(emails)
+    new = [email for email in emails if email not in listed]
+    Unsubscribe.objects.bulk_create(
+        [Unsubscribe(email=email, source=source, created_by=user) for email in new],
+        batch_size=BATCH,
+        ignore_conflicts=True,  # added meanwhile by a recipient's click: on the list either way
+    )
+    marked = sum(transitions.mark_unsubscribed(emails=batch) for batch in batched(new, BATCH))
+    fields = {"source": source, "added": len(new), "user_id": user.pk if user else None, "recipients_marked": marked}
+    transaction.on_commit(lambda: logger.info("Addresses added to the suppression list", extra=fields))
+    return SuppressedMany(added=len(new), listed=len(listed), recipients_marked=marked)

@@ -59,7 +59,7 @@ PATHS = {
     "pause": ["pause/"],
     "resume": ["resume/"],
     "retry": ["retry-failed/"],
-    "add_recipients": ["add-recipients/", "from-companies/"],
+    "add_recipients": ["add-recipients/", "from-companies/", "import-recipients/"],
     "delete": ["delete/"],
 }
 IN_ROW_MENU = ("start", "pause", "resume")

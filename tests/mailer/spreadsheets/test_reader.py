@@ -1,5 +1,6 @@
 """The bounded spreadsheet reader: file → headers + rows, its limits applied while reading."""
 
+import csv
 import io
 import struct
 import zipfile
@@ -7,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from mailer.spreadsheets.reader import CSV, XLSX, ReadLimits, SpreadsheetRefused, read_table
+from mailer.spreadsheets.reader import CSV, UNCALCULATED, XLSX, ReadLimits, SpreadsheetRefused, read_table
 from tests.mailer.admin.spreadsheets import (
     SHARED_STRINGS,
     SHEET_END,
@@ -136,3 +137,48 @@ def test_distinct_texts_are_read_with_their_rich_runs_and_counted_before_any_row
     table = read_table(book, XLSX, replace(LIMITS, max_rows=201))
     assert table.rows[0] == ["ООО Ромашка"] and table.rows[-1] == ["client199@example.com"]
     assert reason(book, XLSX, replace(LIMITS, max_rows=10)) == "too_many_texts"  # 20 a row: 200
+
+
+# --- files as staff have them ------------------------------------------------------------------
+
+ROWS = [["Почта", "Имя"], ["anna@example.ru", "Анна, Петровна"], ["boris@example.ru", "Борис"]]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1251"])
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"], ids=["comma", "semicolon", "tab"])
+def test_a_csv_in_any_of_the_encodings_and_delimiters_excel_writes_reads_the_same(encoding, delimiter):
+    text = io.StringIO()
+    csv.writer(text, delimiter=delimiter, lineterminator="\r\n").writerows(ROWS)
+
+    table = read_table(text.getvalue().encode(encoding), CSV, LIMITS)
+
+    assert [table.headers, *table.rows] == ROWS
+
+
+def test_the_delimiter_is_the_header_lines_not_one_inside_quotes():
+    table = read_table('"Фамилия, имя";email\r\n"Петрова, Анна";anna@example.ru\r\n'.encode("cp1251"), CSV, LIMITS)
+    assert table.headers == ["Фамилия, имя", "email"]
+    assert table.rows == [["Петрова, Анна", "anna@example.ru"]]
+
+
+def test_a_one_column_csv_and_cyrillic_only_after_the_first_bytes_are_fine():
+    assert read_table(b"email\na@example.com\n", CSV, LIMITS).rows == [["a@example.com"]]
+    late = "email;имя\n" + "a@example.com;x\n" * 100 + "b@example.com;Борис\n"
+    assert read_table(late.encode("cp1251"), CSV, LIMITS).rows[-1] == ["b@example.com", "Борис"]
+
+
+def test_an_uncalculated_formula_reads_as_uncalculated_and_a_calculated_one_as_its_value():
+    book = xlsx_bytes([["email", "имя"], ["a@example.com", "=UPPER(B3)"], [None, None]])
+    calculated = workbook_with_parts(
+        {
+            "xl/worksheets/sheet1.xml": [
+                SHEET_START,
+                b'<row r="2"><c r="A2" t="str"><f>LOWER("A@EXAMPLE.COM")</f><v>a@example.com</v></c></row>',
+                SHEET_END,
+            ]
+        }
+    )
+
+    [[address, name]] = read_table(book, XLSX, LIMITS).rows
+    assert address == "a@example.com" and name is UNCALCULATED  # not None: a blank it is not
+    assert read_table(calculated, XLSX, LIMITS).rows == [["a@example.com"]]
