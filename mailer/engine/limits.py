@@ -3,12 +3,14 @@
 Everything goes through Django's cache API, so the embedded mode (database cache) runs the
 same code. Keys are spelled exactly as operators read them with redis-cli.
 
-When the cache is unreachable the hourly counter fails open (sending goes on, the error is
-logged) and the throttles fail closed (staff get «Сервис временно недоступен»).
+When the cache is unreachable the hourly limit still holds: the hour's sends are counted in
+the database (SendLog and claimed recipients). The throttles fail closed (staff get «Сервис
+временно недоступен»); the sender lock fails open (recipients are claimed in the database).
 """
 
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,6 +23,7 @@ from redis.exceptions import RedisError
 
 from mailer.engine import policy
 from mailer.exceptions import MailerError
+from mailer.models import CampaignRecipient, SendLog
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +46,18 @@ def _increment(key, *, ttl_seconds, delta=1):
     return cache.incr(key, delta)
 
 
+def database_hourly_count(*, now) -> int:
+    """What this clock hour really used, from the database: messages sent (campaign and test)
+    plus recipients claimed and still on their way. The counter's floor, and its stand-in
+    while the cache is unreachable."""
+    hour = (policy.hour_start(now=now), policy.next_hour_start(now=now))
+    sent = SendLog.objects.filter(status=SendLog.Status.SENT, created_at__gte=hour[0], created_at__lt=hour[1])
+    in_flight = CampaignRecipient.objects.filter(
+        status=CampaignRecipient.Status.SENDING, claimed_at__gte=hour[0], claimed_at__lt=hour[1]
+    )
+    return sent.count() + in_flight.count()
+
+
 def hourly_sent(*, now):
     """Sends counted this hour, or None when the counter cannot be read."""
     try:
@@ -53,43 +68,58 @@ def hourly_sent(*, now):
 
 
 def count_hourly_send(*, now):
-    """Counts one send against this hour; returns the new count, or None if the cache is down."""
+    """Counts one send against this hour; returns the new count. With the cache down, the
+    count comes from the database (this send included), so the limit still holds."""
     try:
         return _increment(hourly_rate_key(now=now), ttl_seconds=2 * 3600)
     except CACHE_ERRORS as exc:
-        logger.error(
-            "Hourly rate counter unavailable, sending without it (fail-open)",
-            extra={"error": str(exc)},
-        )
-        return None
+        logger.error(FALLBACK_MESSAGE, extra={"error": str(exc)})
+        return database_hourly_count(now=now) + 1
 
 
 def uncount_hourly_send(*, now, count=1):
-    _give_back(hourly_rate_key(now=now), count)
+    _give_back(hourly_rate_key(now=now), count, now=now)
 
 
-def _give_back(key, count):
+def _give_back(key, count, *, now):
+    """DECRBY `count`, but never below what the database says this hour really used (a
+    counter that restarted empty or missed sends during an outage must not go negative)."""
     try:
-        cache.decr(key, count)
+        left = cache.decr(key, count)
+        floor = database_hourly_count(now=now)
+        if left < floor:
+            cache.incr(key, floor - left)
     except (*CACHE_ERRORS, ValueError):
         pass  # the counter is gone or unreachable: nothing to give back
 
 
-class HourlyAllowance:
-    """The sender's share of the hourly counter, reserved a batch of slots at a time.
+FALLBACK_MESSAGE = "Hourly rate counter unavailable, counting this hour's sends in the database"
+CACHE_RETRY_SECONDS = 30
 
-    One INCRBY per batch instead of one INCR per message keeps the cache off the
-    per-message path. Unused slots go back (DECRBY) when the hour turns or the run ends,
-    so while a run goes on the counter may be ahead of real sends by its spare slots —
-    never behind, so the provider's limit holds. With the cache down it fails open.
+
+class HourlyAllowance:
+    """The sender's share of the hourly counter, reserved a few slots at a time.
+
+    One INCRBY per few messages instead of one INCR per message keeps the cache off the
+    per-message path. It takes only a tenth of what the hour has left (one slot near the
+    limit, policy.slots_to_reserve), so a test e-mail or an overlapping sender still finds
+    slots; unused ones go back (DECRBY) when the hour turns or the run ends. While a run goes
+    the counter may be ahead of real sends by its spare slots — never behind.
+
+    With the cache down the hour's sends are counted in the database before every message
+    (one indexed COUNT), so the limit holds without Redis; nothing is given back for slots
+    the cache never counted.
     """
 
     def __init__(self, *, limit, batch):
         self.limit = limit
         self.batch = batch
         self.key = None
-        self.counted = 0  # the hour's counter as of our last reservation
+        self.hour = None  # a moment of the key's hour: the give-back's floor is that hour's
+        self.counted = 0  # the hour's sends as of our last reservation, our spare slots included
         self.spare = 0  # reserved and not used yet
+        self.cache_retry_at = 0.0  # while the cache is down: when to try it again (monotonic)
+        self.in_cache = False  # whether `spare` was counted in the cache (and may go back)
 
     def sent(self):
         """Sends counted this hour, by everyone, not counting our spare slots."""
@@ -100,34 +130,51 @@ class HourlyAllowance:
         key = hourly_rate_key(now=now)
         if key != self.key:
             self.give_back()
-            self.key, self.counted = key, 0
+            self.key, self.hour, self.counted = key, now, 0
         if not self.spare:
-            self._reserve()
+            self._reserve(now)
 
     def use(self):
         self.spare -= 1
 
     def give_back(self):
-        if self.key and self.spare:
-            _give_back(self.key, self.spare)
-            self.counted -= self.spare
-            self.spare = 0
+        if self.key and self.spare and self.in_cache:
+            _give_back(self.key, self.spare, now=self.hour)
+        self.counted -= self.spare
+        self.spare = 0
 
-    def _reserve(self):
+    def _reserve(self, now):
+        if time.monotonic() < self.cache_retry_at:
+            return self._reserve_from_database(now)
         try:
-            count = _increment(self.key, ttl_seconds=2 * 3600, delta=self.batch)
+            before = self._cache_count(now)
+            wanted = policy.slots_to_reserve(sent=before, limit=self.limit, batch=self.batch)
+            count = _increment(self.key, ttl_seconds=2 * 3600, delta=wanted) if wanted else before
         except CACHE_ERRORS as exc:
-            logger.error(
-                "Hourly rate counter unavailable, sending without it (fail-open)",
-                extra={"error": str(exc)},
-            )
-            self.counted, self.spare = self.counted + self.batch, self.batch
-            return
-        before = count - self.batch
-        granted = max(0, min(self.batch, self.limit - before))
-        if granted < self.batch:
-            _give_back(self.key, self.batch - granted)
-        self.counted, self.spare = before + granted, granted
+            # One line per outage and run, and no cache round trip per message meanwhile.
+            if not self.cache_retry_at:
+                logger.error(FALLBACK_MESSAGE, extra={"error": str(exc)})
+            self.cache_retry_at = time.monotonic() + CACHE_RETRY_SECONDS
+            return self._reserve_from_database(now)
+        before = count - wanted
+        granted = max(0, min(wanted, self.limit - before))
+        if granted < wanted:
+            _give_back(self.key, wanted - granted, now=now)
+        self.counted, self.spare, self.in_cache = before + granted, granted, True
+
+    def _reserve_from_database(self, now):
+        sent = database_hourly_count(now=now)
+        self.spare, self.in_cache = int(sent < self.limit), False
+        self.counted = sent + self.spare
+
+    def _cache_count(self, now):
+        """The counter as it stands, raised to the database's count if it is behind (Redis
+        restarted empty, or sends went on without it during an outage)."""
+        count = int(cache.get(self.key) or 0)
+        floor = database_hourly_count(now=now)
+        if count < floor:
+            count = _increment(self.key, ttl_seconds=2 * 3600, delta=floor - count)
+        return count
 
 
 # Throttled actions and the settings holding their hourly limits (read at call time).
