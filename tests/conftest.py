@@ -58,6 +58,19 @@ def redis_down(settings):
     settings.CACHES = unreachable_redis_caches()
 
 
+@pytest.fixture
+def broker_down():
+    """Huey as in production (not immediate) with its Redis unreachable: queuing a task fails."""
+    from huey import RedisHuey
+    from huey.contrib.djhuey import HUEY
+
+    saved = HUEY._immediate, HUEY.storage
+    HUEY._immediate = False
+    HUEY.storage = RedisHuey(HUEY.name, url=f"redis://127.0.0.1:{free_port()}/0").storage
+    yield HUEY
+    HUEY._immediate, HUEY.storage = saved
+
+
 # --- SMTP --------------------------------------------------------------------------------
 
 
