@@ -277,6 +277,10 @@ MAILER_SMTP_BZ_API_TIMEOUT = env.float("MAILER_SMTP_BZ_API_TIMEOUT", default=10.
 MAILER_PUBLIC_BASE_URL = env.str("MAILER_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 MAILER_UNSUBSCRIBE_MAILTO = env.str("MAILER_UNSUBSCRIBE_MAILTO", default="")
 MAILER_SENDER_LOCK_TTL = env.int("MAILER_SENDER_LOCK_TTL", default=600)
+# A sender lock whose holder has not beaten (it beats every 10 s while sending) for this many
+# seconds is stale — its process is gone — and the next pass takes it over; claims older than
+# this without an outcome are interrupted. Longer than one message can take (2 × SMTP timeout).
+MAILER_SENDER_LOCK_GRACE = env.int("MAILER_SENDER_LOCK_GRACE", default=120)
 # The public unsubscribe page, per client IP (django-ratelimit rate: "30/m", "500/h").
 MAILER_UNSUBSCRIBE_RATE_LIMIT = env.str("MAILER_UNSUBSCRIBE_RATE_LIMIT", default="30/m")
 # Two-way sync with smtp.bz's own suppression list (hourly): import theirs, and with PUSH

@@ -11,9 +11,7 @@ the database (SendLog and claimed recipients). The throttles fail closed (staff 
 import logging
 import secrets
 import time
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -212,20 +210,32 @@ class SenderLock:
     """`SET NX` with a TTL: one sender at a time. Released or extended only by its owner.
 
     The lock only saves work; recipients are claimed in the database, so a lost lock never
-    sends an address twice. Its value is a random number, readable with redis-cli.
+    sends an address twice. Its value, readable with redis-cli, is the moment it was taken
+    (milliseconds since the epoch) followed by six random digits.
+
+    The holder beats (refreshes the TTL) every BEAT_SECONDS (a quarter of the grace if that is
+    shorter) while it sends, so the TTL left tells how long ago it was last seen. A lock not
+    seen for MAILER_SENDER_LOCK_GRACE seconds belongs to a holder that is gone (kill -9, a lost
+    container): the next sender takes it over at once instead of waiting for the whole TTL.
+    That needs Redis (its TTL); with the embedded database cache a stale lock lives its TTL
+    (or `mailer_unlock` clears it).
     """
 
     def __init__(self):
-        self.token = secrets.randbits(62)
+        self.token = int(time.time() * 1000) * 10**6 + secrets.randbelow(10**6)
         self.held = False
+        self.beaten_at = 0.0  # time.monotonic() of the last beat
 
     def acquire(self):
         """True if this process may send; also True when the cache is down (fail-open)."""
         try:
-            self.held = cache.add(SENDER_LOCK_KEY, self.token, settings.MAILER_SENDER_LOCK_TTL)
+            self.held = cache.add(SENDER_LOCK_KEY, self.token, settings.MAILER_SENDER_LOCK_TTL) or (
+                _take_over_if_stale(self.token)
+            )
         except CACHE_ERRORS as exc:
             logger.error("Sender lock unavailable, sending without it", extra={"error": str(exc)})
             return True
+        self.beaten_at = time.monotonic()
         return self.held
 
     def _owned(self):
@@ -233,6 +243,13 @@ class SenderLock:
             return self.held and cache.get(SENDER_LOCK_KEY) == self.token
         except CACHE_ERRORS:
             return self.held  # cannot tell while the cache is down: keep going (fail-open)
+
+    def beat(self):
+        """Extends the lock if the last beat is BEAT_SECONDS old (cheap to call per message);
+        False if the lock was lost."""
+        if time.monotonic() - self.beaten_at < min(BEAT_SECONDS, settings.MAILER_SENDER_LOCK_GRACE / 4):
+            return True
+        return self.extend()
 
     def extend(self):
         """Keeps the lock for another TTL; False if it was lost (expired or taken)."""
@@ -245,6 +262,7 @@ class SenderLock:
             cache.touch(SENDER_LOCK_KEY, settings.MAILER_SENDER_LOCK_TTL)
         except CACHE_ERRORS:
             pass  # the cache went down mid-pass: the database claims still keep sends single
+        self.beaten_at = time.monotonic()
         return True
 
     def release(self):
@@ -256,6 +274,43 @@ class SenderLock:
         self.held = False
 
 
+BEAT_SECONDS = 10
+# Sets the lock to ARGV[2] for ARGV[3] s if it is free, has no expiry, or its TTL left is at
+# most ARGV[1] (its holder has not beaten for the grace): one atomic step, so of two senders
+# taking over the same stale lock only one wins.
+_TAKE_OVER = """
+local ttl = redis.call('TTL', KEYS[1])
+if ttl == -2 then
+    return redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3], 'NX') and 1 or 0
+end
+if ttl == -1 or ttl <= tonumber(ARGV[1]) then
+    redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+    return 1
+end
+return 0
+"""
+
+
+def _take_over_if_stale(token) -> bool:
+    client = _redis_client(SENDER_LOCK_KEY)
+    if client is None:
+        return False  # the embedded database cache: no TTL to judge by
+    ttl = settings.MAILER_SENDER_LOCK_TTL
+    stale_at_most = ttl - settings.MAILER_SENDER_LOCK_GRACE
+    taken = client.eval(_TAKE_OVER, 1, SENDER_LOCK_KEY, stale_at_most, token, ttl)
+    if taken:
+        logger.warning("Stale sender lock taken over", extra={"grace_seconds": settings.MAILER_SENDER_LOCK_GRACE})
+    return bool(taken)
+
+
+def clear_sender_lock(expected) -> bool:
+    """Deletes the lock if it still holds `expected` (what the operator was shown)."""
+    if cache.get(SENDER_LOCK_KEY) != expected:
+        return False
+    cache.delete(SENDER_LOCK_KEY)
+    return True
+
+
 def sender_lock_holder():
     """The current lock value, or None (free or unreadable): for status screens."""
     try:
@@ -264,51 +319,14 @@ def sender_lock_holder():
         return None
 
 
-# --- what the keys hold, as redis-cli shows them (for `mailer_status`) ----------------------------
+def _redis_client(key: str):
+    """The Redis client behind Django's cache, or None for another backend.
 
-
-@dataclass(frozen=True)
-class CacheEntry:
-    """A raw cache key as redis-cli shows it. `ttl` in seconds (None: no key or no expiry);
-    `ttl_known` is False when the cache is not Redis (Django's cache API has no TTL); `error`
-    is set when the cache cannot be reached."""
-
-    key: str
-    value: Any = None
-    ttl: int | None = None
-    ttl_known: bool = False
-    error: str = ""
-
-
-@dataclass(frozen=True)
-class ThrottleState:
-    action: str
-    limit: int
-    entry: CacheEntry
-
-
-def cache_entry(key: str) -> CacheEntry:
-    try:
-        value = cache.get(key)
-        ttl, ttl_known = _redis_ttl(key)
-    except CACHE_ERRORS as exc:
-        return CacheEntry(key=key, error=str(exc))
-    return CacheEntry(key=key, value=value, ttl=ttl, ttl_known=ttl_known)
-
-
-def _redis_ttl(key: str) -> tuple[int | None, bool]:
+    The backend's own client (a private attribute): the same server and database the mailer
+    writes to, whatever CACHES says. Keys are raw (config.cache.raw_key), so `key` is the
+    key Redis sees.
+    """
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
-        return None, False
-    # The backend's own client (a private attribute): the same server and database the
-    # mailer writes to, whatever CACHES says.
-    seconds = backend._cache.get_client(key, write=False).ttl(backend.make_key(key))
-    return (seconds if seconds >= 0 else None), True
-
-
-def throttle_state(user) -> list[ThrottleState]:
-    """This clock hour's throttle counters of one user, with their"""
-    return [
-        ThrottleState(action=action, limit=throttle_limit(action), entry=cache_entry(throttle_key(action, user.pk)))
-        for action in THROTTLE_LIMIT_SETTINGS
-    ]
+        return None
+    return backend._cache.get_client(key, write=True)
