@@ -124,7 +124,8 @@ HUEY_IMMEDIATE = env.bool("HUEY_IMMEDIATE", default=False)
 HUEY_CONSUMER = {"workers": 2, "worker_type": "thread", "max_delay": 1.0}
 if REDIS_URL:
     HUEY = {
-        "huey_class": "huey.RedisHuey",
+        # RedisHuey that backs off and logs one line a minute while Redis is down.
+        "huey_class": "config.task_queue.ResilientRedisHuey",
         "name": "crm-mailer",
         "immediate": HUEY_IMMEDIATE,
         "connection": {"url": REDIS_URL},

@@ -1,0 +1,105 @@
+"""Redis killed and restarted under a running Huey consumer (finding 11 of issue 10): the
+consumer backs off and logs one line a minute instead of a traceback a poll, and takes work
+again once Redis is back."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from huey import RedisHuey
+from huey.contrib.djhuey import HUEY
+
+from mailer import services, tasks
+from tests.conftest import free_port, make_campaign
+from tests.processes import BASE_DIR, database_url, kill_pid, production_env, wait_until
+
+pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
+
+DOWN = "Redis unreachable: the task queue waits, retrying with backoff"
+BACK = "Redis is back: the task queue runs again"
+
+
+class RedisServer:
+    """A redis-server of this test's own, on a free port, that the test may kill."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        assert wait_until(self.answers, timeout=10, step=0.05)
+
+    def answers(self):
+        import redis
+
+        try:
+            return redis.Redis.from_url(self.url, socket_connect_timeout=0.2).ping()
+        except redis.RedisError:
+            return False
+
+    def kill(self):
+        kill_pid(self.process.pid)
+        self.process.wait()
+
+
+@pytest.fixture
+def redis_server():
+    server = RedisServer()
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def queue_on(redis_server):
+    """Calling a task in this process puts it on the test's own Redis."""
+    saved = HUEY._immediate, HUEY.storage
+    HUEY._immediate = False
+    HUEY.storage = RedisHuey(HUEY.name, url=redis_server.url).storage
+    yield
+    HUEY._immediate, HUEY.storage = saved
+
+
+def test_consumer_backs_off_quietly_while_redis_is_down_and_works_when_it_returns(
+    inbox, owner, redis_server, queue_on, tmp_path
+):
+    env = production_env(DATABASE_URL=database_url(), REDIS_URL=redis_server.url, MAILER_WORKING_HOURS_ENABLED="false")
+    log_path = tmp_path / "consumer.log"
+    with log_path.open("w") as log:
+        consumer = subprocess.Popen(
+            [sys.executable, "manage.py", "run_huey", "--workers", "2", "-n"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        assert wait_until(lambda: "Huey consumer started" in log_path.read_text(), timeout=20, step=0.1)
+        before = len(log_path.read_text().splitlines())
+        redis_server.kill()
+        down_for = 6
+        time.sleep(down_for)
+        during = log_path.read_text()
+
+        redis_server.start()
+        campaign = make_campaign(owner, recipients=5)
+        services.campaign_start(campaign=campaign, user=owner)
+        tasks.send_pending_emails()  # queued on the restarted Redis
+        assert wait_until(lambda: len(inbox.received) == 5, timeout=40, step=0.2), log_path.read_text()
+    finally:
+        consumer.send_signal(signal.SIGINT)
+        consumer.wait(timeout=20)
+    after = log_path.read_text()
+
+    logged = len(during.splitlines()) - before
+    print(f"\nRedis down {down_for} s under a consumer (2 workers + scheduler): {logged} log line(s)")
+    assert during.count(DOWN) == 1
+    assert "Traceback" not in after
+    assert after.count(BACK) == 1
