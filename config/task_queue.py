@@ -2,8 +2,8 @@
 
 Huey's consumer polls Redis from every worker and its scheduler about once a second; with
 Redis down each poll logs a full traceback (~13 000 lines a minute for two consumers). Here
-the consumer's own calls (reading the queue and the schedule, queuing periodic tasks) back off
-instead — no Redis call for 1 s, then 2, 4 … up to 30 s — and one line a minute says Redis
+the consumer's own calls (reading the queue and the schedule, queuing periodic tasks, a
+task's bookkeeping) back off instead — no Redis call for 1 s, then 2, 4 … up to 30 s — and one line a minute says Redis
 is down; one more says when it is back. A periodic task that cannot be queued is dropped: the
 scheduler queues it again the next minute. Producers (web requests) still get the error and
 decide themselves (mailer.tasks.wake_sender skips the wake-up). While Redis is down nothing
@@ -94,11 +94,28 @@ class ResilientRedisStorage(RedisStorage):
         read = super().read_schedule
         return self._quietly(lambda: read(ts), [])
 
+    # What the consumer writes and reads around a task (periodic tasks queued by its scheduler,
+    # revocations, results) is lost during an outage rather than logged as a traceback each.
+    # Producers (web requests) still see the error.
+
+    def _consumer_call(self, call, empty):
+        return self._quietly(call, empty) if self.consumer else call()
+
     def enqueue(self, data, priority=None):
-        if not self.consumer:
-            return super().enqueue(data, priority)
         put = super().enqueue
-        return self._quietly(lambda: put(data, priority), None)
+        return self._consumer_call(lambda: put(data, priority), None)
+
+    def peek_many(self, keys):
+        read = super().peek_many
+        return self._consumer_call(lambda: read(keys), {})
+
+    def put_data(self, key, value, is_result=False):
+        put = super().put_data
+        return self._consumer_call(lambda: put(key, value, is_result), None)
+
+    def delete_data(self, key):
+        delete = super().delete_data
+        return self._consumer_call(lambda: delete(key), False)
 
 
 class ResilientRedisHuey(RedisHuey):

@@ -12,6 +12,7 @@ from huey import RedisHuey
 from huey.contrib.djhuey import HUEY
 
 from mailer import services, tasks
+from mailer.models import CampaignQueue
 from tests.conftest import free_port, make_campaign
 from tests.processes import BASE_DIR, database_url, kill_pid, production_env, wait_until
 
@@ -103,3 +104,48 @@ def test_consumer_backs_off_quietly_while_redis_is_down_and_works_when_it_return
     assert during.count(DOWN) == 1
     assert "Traceback" not in after
     assert after.count(BACK) == 1
+
+
+def test_redis_killed_and_restarted_mid_campaign_keeps_the_hourly_limit(inbox, owner, redis_server, queue_on, tmp_path):
+    """A consumer sends a 40-recipient campaign against a limit of 20; Redis dies after a few
+    messages and comes back empty. The limit holds across all of it."""
+    env = production_env(
+        DATABASE_URL=database_url(),
+        REDIS_URL=redis_server.url,
+        MAILER_WORKING_HOURS_ENABLED="false",
+        MAILER_RATE_PER_HOUR=20,
+    )
+    inbox.on_message = lambda received: time.sleep(0.1)
+    campaign = make_campaign(owner, recipients=40)
+    services.campaign_start(campaign=campaign, user=owner)
+    log_path = tmp_path / "consumer.log"
+    with log_path.open("w") as log:
+        consumer = subprocess.Popen(
+            [sys.executable, "manage.py", "run_huey", "--workers", "2", "-n"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        assert wait_until(lambda: "Huey consumer started" in log_path.read_text(), timeout=20, step=0.1)
+        tasks.send_pending_emails()
+        assert wait_until(lambda: len(inbox.received) >= 3, timeout=20, step=0.05), log_path.read_text()
+        redis_server.kill()  # mid-campaign: the pass goes on, counting in the database
+        assert wait_until(lambda: "rate_per_hour" in deferral(campaign), timeout=30), log_path.read_text()
+        redis_server.start()  # empty
+        tasks.send_pending_emails()
+        tasks.send_pending_emails()
+        time.sleep(3)
+    finally:
+        consumer.send_signal(signal.SIGINT)
+        consumer.wait(timeout=20)
+
+    addresses = inbox.addresses()
+    print(f"\nRedis killed mid-campaign and restarted empty, limit 20: {len(addresses)} sent of 40")
+    assert len(addresses) == len(set(addresses)) == 20
+    assert "Traceback" not in log_path.read_text()
+
+
+def deferral(campaign):
+    return CampaignQueue.objects.filter(campaign=campaign).values_list("defer_reason", flat=True).first() or ""
