@@ -26,18 +26,21 @@ class StatusReport:
     queues: list[selectors.QueueRow]
     daily: list[selectors.OwnerUsage]
     sender_lock: cache_view.LockState
+    hourly_in_database: int | None  # this hour's sends by the database, when the counter is unreadable
     user: object | None  # whose throttles are shown
     throttles: list[cache_view.ThrottleState] | None
 
 
 def build(*, now: datetime, user=None) -> StatusReport:
+    snapshot = selectors.snapshot(now=now)
     return StatusReport(
         now=now,
         account=GlobalMailAccount.load(),
-        snapshot=selectors.snapshot(now=now),
+        snapshot=snapshot,
         queues=selectors.queue_overview(now=now),
         daily=selectors.daily_usage(now=now),
         sender_lock=cache_view.sender_lock_state(),
+        hourly_in_database=limits.database_hourly_count(now=now) if snapshot.hourly.used is None else None,
         user=user,
         throttles=cache_view.throttle_state(user) if user is not None else None,
     )
@@ -70,7 +73,11 @@ def as_json(report: StatusReport) -> dict:
                 "next_campaign_at": snapshot.next_campaign_at,
                 "queues": report.queues,
             },
-            "hourly": {**asdict(snapshot.hourly), "key": limits.hourly_rate_key(now=report.now)},
+            "hourly": {
+                **asdict(snapshot.hourly),
+                "key": limits.hourly_rate_key(now=report.now),
+                "used_in_database": report.hourly_in_database,
+            },
             "daily": {"limit": account.per_user_daily_limit, "users": report.daily},
             "quota": snapshot.quota,
             "sender_lock": {
@@ -168,8 +175,13 @@ def _queue_line(q):
 
 def _hourly_text(report):
     hourly = report.snapshot.hourly
-    used = "нет данных (кеш недоступен)" if hourly.used is None else hourly.used
-    return f"Лимит в час: {used} из {hourly.limit} (ключ {limits.hourly_rate_key(now=report.now)})"
+    key = limits.hourly_rate_key(now=report.now)
+    if hourly.used is None:
+        return (
+            f"Лимит в час: кеш недоступен (ключ {key}); по базе в этом часе отправлено "
+            f"{report.hourly_in_database} из {hourly.limit} — по ней отправитель и держит лимит"
+        )
+    return f"Лимит в час: {hourly.used} из {hourly.limit} (ключ {key})"
 
 
 def _daily_text(report):

@@ -68,21 +68,38 @@ def queue_on(redis_server):
     HUEY._immediate, HUEY.storage = saved
 
 
+class Consumer:
+    """`run_huey` (two workers, no periodic tasks) on the test's Redis, its log in a file."""
+
+    def __init__(self, redis_server, log_path, **settings):
+        env = production_env(
+            DATABASE_URL=database_url(), REDIS_URL=redis_server.url, MAILER_WORKING_HOURS_ENABLED="false", **settings
+        )
+        self.log_path = log_path
+        with log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", "run_huey", "--workers", "2", "-n"],
+                cwd=BASE_DIR,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        assert wait_until(lambda: "Huey consumer started" in self.log(), timeout=20, step=0.1)
+
+    def log(self):
+        return self.log_path.read_text()
+
+    def stop(self):
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=20)
+
+
 def test_consumer_backs_off_quietly_while_redis_is_down_and_works_when_it_returns(
     inbox, owner, redis_server, queue_on, tmp_path
 ):
-    env = production_env(DATABASE_URL=database_url(), REDIS_URL=redis_server.url, MAILER_WORKING_HOURS_ENABLED="false")
-    log_path = tmp_path / "consumer.log"
-    with log_path.open("w") as log:
-        consumer = subprocess.Popen(
-            [sys.executable, "manage.py", "run_huey", "--workers", "2", "-n"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    consumer = Consumer(redis_server, tmp_path / "consumer.log")
+    log_path = consumer.log_path
     try:
-        assert wait_until(lambda: "Huey consumer started" in log_path.read_text(), timeout=20, step=0.1)
         before = len(log_path.read_text().splitlines())
         redis_server.kill()
         down_for = 6
@@ -95,8 +112,7 @@ def test_consumer_backs_off_quietly_while_redis_is_down_and_works_when_it_return
         tasks.send_pending_emails()  # queued on the restarted Redis
         assert wait_until(lambda: len(inbox.received) == 5, timeout=40, step=0.2), log_path.read_text()
     finally:
-        consumer.send_signal(signal.SIGINT)
-        consumer.wait(timeout=20)
+        consumer.stop()
     after = log_path.read_text()
 
     logged = len(during.splitlines()) - before
@@ -109,42 +125,26 @@ def test_consumer_backs_off_quietly_while_redis_is_down_and_works_when_it_return
 def test_redis_killed_and_restarted_mid_campaign_keeps_the_hourly_limit(inbox, owner, redis_server, queue_on, tmp_path):
     """A consumer sends a 40-recipient campaign against a limit of 20; Redis dies after a few
     messages and comes back empty. The limit holds across all of it."""
-    env = production_env(
-        DATABASE_URL=database_url(),
-        REDIS_URL=redis_server.url,
-        MAILER_WORKING_HOURS_ENABLED="false",
-        MAILER_RATE_PER_HOUR=20,
-    )
     inbox.on_message = lambda received: time.sleep(0.1)
     campaign = make_campaign(owner, recipients=40)
     services.campaign_start(campaign=campaign, user=owner)
-    log_path = tmp_path / "consumer.log"
-    with log_path.open("w") as log:
-        consumer = subprocess.Popen(
-            [sys.executable, "manage.py", "run_huey", "--workers", "2", "-n"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    consumer = Consumer(redis_server, tmp_path / "consumer.log", MAILER_RATE_PER_HOUR=20)
     try:
-        assert wait_until(lambda: "Huey consumer started" in log_path.read_text(), timeout=20, step=0.1)
         tasks.send_pending_emails()
-        assert wait_until(lambda: len(inbox.received) >= 3, timeout=20, step=0.05), log_path.read_text()
+        assert wait_until(lambda: len(inbox.received) >= 3, timeout=20, step=0.05), consumer.log()
         redis_server.kill()  # mid-campaign: the pass goes on, counting in the database
-        assert wait_until(lambda: "rate_per_hour" in deferral(campaign), timeout=30), log_path.read_text()
+        assert wait_until(lambda: "rate_per_hour" in deferral(campaign), timeout=30), consumer.log()
         redis_server.start()  # empty
         tasks.send_pending_emails()
         tasks.send_pending_emails()
         time.sleep(3)
     finally:
-        consumer.send_signal(signal.SIGINT)
-        consumer.wait(timeout=20)
+        consumer.stop()
 
     addresses = inbox.addresses()
     print(f"\nRedis killed mid-campaign and restarted empty, limit 20: {len(addresses)} sent of 40")
     assert len(addresses) == len(set(addresses)) == 20
-    assert "Traceback" not in log_path.read_text()
+    assert "Traceback" not in consumer.log()
 
 
 def deferral(campaign):
