@@ -127,3 +127,18 @@ def test_near_the_limit_slots_are_taken_one_at_a_time(clock, inbox, owner, setti
     first.prepare(now=timezone.now())
     second.prepare(now=timezone.now())
     assert (first.spare, second.spare, cache.get(KEY_10)) == (1, 1, 97)
+
+
+def test_at_the_hour_end_unused_slots_go_back_to_the_hour_they_were_taken_from(clock, inbox, owner):
+    clock.move_to(msk(2026, 11, 30, 10, 59, 59))
+    run = limits.HourlyAllowance(limit=100, batch=200)
+    run.prepare(now=timezone.now())
+    run.use()
+    run.use()
+
+    clock.move_to(msk(2026, 11, 30, 11, 0))
+    run.prepare(now=timezone.now())
+
+    assert cache.get(KEY_10) == 2  # the eight unused slots went back to 10:00
+    assert cache.get("crm:mailer:rate:hour:2026-11-30:11") == 10  # a fresh tenth of the new hour
+    assert run.sent() == 0
