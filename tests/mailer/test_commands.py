@@ -257,3 +257,14 @@ def test_sync_quota_without_an_api_key_says_so(clock, mail_account, smtp_bz):
     with pytest.raises(CommandError, match="API-ключ smtp.bz не задан"):
         run("mailer_sync_quota")
     assert smtp_bz.requests == []
+
+
+# --- mailer_unlock ---------------------------------------------------------------------------
+
+
+def test_unlock_in_the_embedded_mode_needs_force_as_the_lock_age_is_unknown(clock, mail_account, database_cache):
+    assert limits.SenderLock().acquire()
+    with pytest.raises(CommandError, match="Без Redis возраст блокировки неизвестен"):
+        run("mailer_unlock")
+    assert "Блокировка отправителя снята" in run("mailer_unlock", "--force")
+    assert limits.SenderLock().acquire()

@@ -24,11 +24,19 @@ class Command(BaseCommand):
             self.stdout.write("Блокировка отправителя свободна — снимать нечего.")
             return
         if not state.stale and not force:
-            silent = f"держатель подавал сигнал {state.silent_for} с назад" if state.silent_for is not None else ""
-            raise CommandError(
-                f"Блокировка свежая ({silent or 'без Redis её возраст неизвестен'}): отправитель, похоже, работает. "
-                f"Она устареет через {settings.MAILER_SENDER_LOCK_GRACE} с молчания; снять сейчас — с --force."
-            )
+            raise CommandError(_why_kept(state))
         if not limits.clear_sender_lock(lock.value):
             raise CommandError("Блокировку только что взял или снял другой процесс — ничего не изменено.")
         self.stdout.write(f"Блокировка отправителя снята (значение {lock.value}). Следующий проход начнёт отправку.")
+
+
+def _why_kept(state):
+    if state.silent_for is None:
+        return (
+            "Без Redis возраст блокировки неизвестен: возможно, отправитель работает. "
+            "Если ни один процесс не отправляет, снимите её с --force."
+        )
+    return (
+        f"Блокировка свежая (держатель подавал сигнал {state.silent_for} с назад): отправитель, похоже, "
+        f"работает. Она устареет через {settings.MAILER_SENDER_LOCK_GRACE} с молчания; снять сейчас — с --force."
+    )
