@@ -9,7 +9,7 @@ from pathlib import Path
 import environ
 
 from config import admin_site, local_keys, logs
-from config.envvars import strict_bool
+from config.envvars import strict_bool, strict_float, strict_int
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -86,7 +86,7 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
 }
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+DATABASES["default"].setdefault("CONN_MAX_AGE", strict_int("CONN_MAX_AGE", default=0))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded mode runs the web server, the Huey consumer and commands on one file: WAL
     # lets readers go on while one process writes, IMMEDIATE transactions queue writers
@@ -118,13 +118,14 @@ else:
         }
     }
 
-HUEY_IMMEDIATE = env.bool("HUEY_IMMEDIATE", default=False)
+HUEY_IMMEDIATE = strict_bool("HUEY_IMMEDIATE", default=False)
 # An idle Huey worker backs off up to 10 s between polls by default, so "every 30 s" could be
 # 40; one poll a second keeps the sender on time and costs one cheap query or command.
 HUEY_CONSUMER = {"workers": 2, "worker_type": "thread", "max_delay": 1.0}
 if REDIS_URL:
     HUEY = {
-        "huey_class": "huey.RedisHuey",
+        # RedisHuey that backs off and logs one line a minute while Redis is down.
+        "huey_class": "config.task_queue.ResilientRedisHuey",
         "name": "crm-mailer",
         "immediate": HUEY_IMMEDIATE,
         "connection": {"url": REDIS_URL},
@@ -171,12 +172,12 @@ LOGIN_URL = "admin:login"
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_SSL_REDIRECT = strict_bool("SECURE_SSL_REDIRECT", default=True)
     # Off only for a staging box reached over plain http (no TLS proxy in front).
-    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = strict_bool("SECURE_COOKIES", default=True)
     # Health checks come over plain http from inside the container or the load balancer.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_SECONDS = strict_int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
@@ -218,8 +219,8 @@ INSTALLED_APPS += ["axes"]
 MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as axes requires
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_REDIRECT_URL = "admin:index"  # unfold's login form posts no `next`: land on the dashboard
-LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)  # failures per username, and per IP ...
-LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)  # ... within this window lock it
+LOGIN_FAILURE_LIMIT = strict_int("LOGIN_FAILURE_LIMIT", default=10)  # failures per username, and per IP ...
+LOGIN_LOCKOUT_MINUTES = strict_int("LOGIN_LOCKOUT_MINUTES", default=15)  # ... within this window lock it
 AXES_FAILURE_LIMIT = "backoffice.login_throttle.failure_limit"
 AXES_COOLOFF_TIME = "backoffice.login_throttle.cool_off"
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one at the limit locks
@@ -239,15 +240,15 @@ if not MAILER_SECRETS_KEY:
         raise environ.ImproperlyConfigured("MAILER_SECRETS_KEY must be set when DEBUG is off.")
     MAILER_SECRETS_KEY = local_keys.read_or_create(DATA_DIR / "secrets_key", make=local_keys.fernet_key)
 # A session ends a working day after login, not after Django's two weeks.
-ADMIN_SESSION_HOURS = env.int("ADMIN_SESSION_HOURS", default=10)
+ADMIN_SESSION_HOURS = strict_int("ADMIN_SESSION_HOURS", default=10)
 SESSION_COOKIE_AGE = ADMIN_SESSION_HOURS * 3600
 
 # --- Dev tools (`make run`) -----------------------------------------------------------------
 # An aiosmtpd server that keeps every message as a .eml file instead of delivering it; the
 # admin lists them as «Исходящие (dev)». On by default only in the embedded mode (SQLite).
-MAIL_CATCHER = env.bool("MAIL_CATCHER", default=not env.str("DATABASE_URL", default=""))
+MAIL_CATCHER = strict_bool("MAIL_CATCHER", default=not env.str("DATABASE_URL", default=""))
 MAIL_CATCHER_HOST = env.str("MAIL_CATCHER_HOST", default="127.0.0.1")
-MAIL_CATCHER_PORT = env.int("MAIL_CATCHER_PORT", default=1025)
+MAIL_CATCHER_PORT = strict_int("MAIL_CATCHER_PORT", default=1025)
 MAIL_CATCHER_DIR = Path(env.str("MAIL_CATCHER_DIR", default=str(DATA_DIR / "outbox")))
 # The `devtools` app (the catcher, its outbox screen, demo data, `manage.py runproduct`): on
 # with the catcher, and for `make run` whatever the database; production never installs it.
@@ -262,34 +263,38 @@ UNFOLD = admin_site.unfold_settings(devtools=DEVTOOLS)
 # --- Mailer -------------------------------------------------------------------------------
 # Every number is read at call time through django.conf.settings, so tests and operators
 # can change it without a restart of anything but the process that reads it.
-MAILER_RATE_PER_HOUR = env.int("MAILER_RATE_PER_HOUR", default=100)
-MAILER_MAX_CAMPAIGN_RECIPIENTS = env.int("MAILER_MAX_CAMPAIGN_RECIPIENTS", default=10000)
-MAILER_THROTTLE_CAMPAIGN_START_PER_HOUR = env.int("MAILER_THROTTLE_CAMPAIGN_START_PER_HOUR", default=10)
-MAILER_THROTTLE_TEST_EMAIL_PER_HOUR = env.int("MAILER_THROTTLE_TEST_EMAIL_PER_HOUR", default=5)
-MAILER_CIRCUIT_BREAKER_THRESHOLD = env.int("MAILER_CIRCUIT_BREAKER_THRESHOLD", default=10)
-MAILER_STUCK_AFTER_MINUTES = env.int("MAILER_STUCK_AFTER_MINUTES", default=30)
-MAILER_WORKING_HOURS_ENABLED = env.bool("MAILER_WORKING_HOURS_ENABLED", default=True)
-MAILER_WORKING_HOURS_START = env.int("MAILER_WORKING_HOURS_START", default=9)
-MAILER_WORKING_HOURS_END = env.int("MAILER_WORKING_HOURS_END", default=18)
-MAILER_SMTP_TIMEOUT = env.float("MAILER_SMTP_TIMEOUT", default=15.0)
+MAILER_RATE_PER_HOUR = strict_int("MAILER_RATE_PER_HOUR", default=100)
+MAILER_MAX_CAMPAIGN_RECIPIENTS = strict_int("MAILER_MAX_CAMPAIGN_RECIPIENTS", default=10000)
+MAILER_THROTTLE_CAMPAIGN_START_PER_HOUR = strict_int("MAILER_THROTTLE_CAMPAIGN_START_PER_HOUR", default=10)
+MAILER_THROTTLE_TEST_EMAIL_PER_HOUR = strict_int("MAILER_THROTTLE_TEST_EMAIL_PER_HOUR", default=5)
+MAILER_CIRCUIT_BREAKER_THRESHOLD = strict_int("MAILER_CIRCUIT_BREAKER_THRESHOLD", default=10)
+MAILER_STUCK_AFTER_MINUTES = strict_int("MAILER_STUCK_AFTER_MINUTES", default=30)
+MAILER_WORKING_HOURS_ENABLED = strict_bool("MAILER_WORKING_HOURS_ENABLED", default=True)
+MAILER_WORKING_HOURS_START = strict_int("MAILER_WORKING_HOURS_START", default=9)
+MAILER_WORKING_HOURS_END = strict_int("MAILER_WORKING_HOURS_END", default=18)
+MAILER_SMTP_TIMEOUT = strict_float("MAILER_SMTP_TIMEOUT", default=15.0)
 MAILER_SMTP_BZ_API_URL = env.str("MAILER_SMTP_BZ_API_URL", default="https://api.smtp.bz/v1")
-MAILER_SMTP_BZ_API_TIMEOUT = env.float("MAILER_SMTP_BZ_API_TIMEOUT", default=10.0)
+MAILER_SMTP_BZ_API_TIMEOUT = strict_float("MAILER_SMTP_BZ_API_TIMEOUT", default=10.0)
 MAILER_PUBLIC_BASE_URL = env.str("MAILER_PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 MAILER_UNSUBSCRIBE_MAILTO = env.str("MAILER_UNSUBSCRIBE_MAILTO", default="")
-MAILER_SENDER_LOCK_TTL = env.int("MAILER_SENDER_LOCK_TTL", default=600)
+MAILER_SENDER_LOCK_TTL = strict_int("MAILER_SENDER_LOCK_TTL", default=600)
+# A sender lock whose holder has not beaten (it beats every 10 s while sending) for this many
+# seconds is stale — its process is gone — and the next pass takes it over; claims older than
+# this without an outcome are interrupted. Longer than one message can take (2 × SMTP timeout).
+MAILER_SENDER_LOCK_GRACE = strict_int("MAILER_SENDER_LOCK_GRACE", default=120)
 # The public unsubscribe page, per client IP (django-ratelimit rate: "30/m", "500/h").
 MAILER_UNSUBSCRIBE_RATE_LIMIT = env.str("MAILER_UNSUBSCRIBE_RATE_LIMIT", default="30/m")
 # Two-way sync with smtp.bz's own suppression list (hourly): import theirs, and with PUSH
 # also send ours that they lack.
-MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC = env.bool("MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC", default=False)
-MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH = env.bool("MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH", default=False)
+MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC = strict_bool("MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC", default=False)
+MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH = strict_bool("MAILER_SMTP_BZ_UNSUBSCRIBE_PUSH", default=False)
 # How far back each delivery-status sync reads smtp.bz's message log (bounces and opens come late).
-MAILER_DELIVERY_SYNC_DAYS = env.int("MAILER_DELIVERY_SYNC_DAYS", default=3)
+MAILER_DELIVERY_SYNC_DAYS = strict_int("MAILER_DELIVERY_SYNC_DAYS", default=3)
 
 # Campaign templates run in a sandbox (mailer.engine.templating): one message may not render to
 # more than this many bytes, nor take longer than this many seconds.
-MAILER_TEMPLATE_MAX_OUTPUT_BYTES = env.int("MAILER_TEMPLATE_MAX_OUTPUT_BYTES", default=1_000_000)
-MAILER_TEMPLATE_RENDER_SECONDS = env.float("MAILER_TEMPLATE_RENDER_SECONDS", default=2.0)
+MAILER_TEMPLATE_MAX_OUTPUT_BYTES = strict_int("MAILER_TEMPLATE_MAX_OUTPUT_BYTES", default=1_000_000)
+MAILER_TEMPLATE_RENDER_SECONDS = strict_float("MAILER_TEMPLATE_RENDER_SECONDS", default=2.0)
 
 # Campaign attachments: what staff may upload. Page-like types (html, svg, js, …) are
 # refused even if listed here (mailer/attachments.py).
@@ -315,15 +320,15 @@ MAILER_ATTACHMENT_EXTENSIONS = env.list(
         "gif",
     ],
 )
-MAILER_ATTACHMENT_MAX_BYTES = env.int("MAILER_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+MAILER_ATTACHMENT_MAX_BYTES = strict_int("MAILER_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 
 # --- Spreadsheet imports (XLSX/CSV): bounded, read through mailer.spreadsheets.reader ------
 # Checked before the file is parsed; the row limit is MAILER_MAX_CAMPAIGN_RECIPIENTS.
-MAILER_IMPORT_MAX_BYTES = env.int("MAILER_IMPORT_MAX_BYTES", default=10 * 1024 * 1024)
+MAILER_IMPORT_MAX_BYTES = strict_int("MAILER_IMPORT_MAX_BYTES", default=10 * 1024 * 1024)
 # What an XLSX (a zip) may unpack to, in all and per member, checked before openpyxl opens it.
 # Real workbooks unpack 5-20 times; a "zip bomb" hundreds of times.
-MAILER_IMPORT_MAX_UNCOMPRESSED_BYTES = env.int("MAILER_IMPORT_MAX_UNCOMPRESSED_BYTES", default=50 * 1024 * 1024)
-MAILER_IMPORT_MAX_COMPRESSION_RATIO = env.int("MAILER_IMPORT_MAX_COMPRESSION_RATIO", default=100)
+MAILER_IMPORT_MAX_UNCOMPRESSED_BYTES = strict_int("MAILER_IMPORT_MAX_UNCOMPRESSED_BYTES", default=50 * 1024 * 1024)
+MAILER_IMPORT_MAX_COMPRESSION_RATIO = strict_int("MAILER_IMPORT_MAX_COMPRESSION_RATIO", default=100)
 # Uploads waiting for «Подтвердить импорт»: private (never served, unlike MEDIA_ROOT), an hour at most.
 MAILER_IMPORT_UPLOAD_DIR = Path(env.str("MAILER_IMPORT_UPLOAD_DIR", default=str(DATA_DIR / "import-uploads")))
 # Django's own bounds, explicit: form fields in memory up to 2.5 MB (a request over it is

@@ -1,15 +1,23 @@
 """Huey tasks: thin entry points that read the clock and call the mailer's modules."""
 
+import logging
+import sqlite3
+
 from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, periodic_task
+from redis.exceptions import RedisError
 
 from mailer.engine import policy, reconcile, sender
 from mailer.smtp_bz import delivery, quota
 from mailer.smtp_bz import suppression as provider_suppression
 from mailer.spreadsheets import uploads as import_uploads
 
+logger = logging.getLogger(__name__)
+
 SEND_INTERVAL_SECONDS = 30
+# What queuing a task raises when the broker (Redis, or SQLite in the embedded mode) is down.
+BROKER_ERRORS = (RedisError, OSError, sqlite3.Error)
 
 
 def _is_working_hours(now=None):
@@ -19,6 +27,19 @@ def _is_working_hours(now=None):
 @db_task()
 def send_pending_emails():
     sender.run_sender_pass()
+
+
+def wake_sender() -> None:
+    """Queues a sender pass now (after staff start, resume or retry a campaign).
+
+    Only a shortcut: with the broker down it is skipped and logged in one line, and the next
+    periodic pass (or cron's `mailer_send_now`, see README) sends. The staff action it
+    follows is committed already and must not answer with an error.
+    """
+    try:
+        send_pending_emails()
+    except BROKER_ERRORS as exc:
+        logger.warning("Sender wake-up skipped: the task queue is unavailable", extra={"error": str(exc)})
 
 
 @db_periodic_task(crontab(minute="*"))

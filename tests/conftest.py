@@ -40,10 +40,9 @@ def _empty_cache():
     yield
 
 
-@pytest.fixture
-def redis_down(settings):
-    """Points the cache at a port where nothing listens: Redis is unreachable."""
-    settings.CACHES = {
+def unreachable_redis_caches():
+    """CACHES pointing at a port where nothing listens."""
+    return {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
@@ -51,6 +50,25 @@ def redis_down(settings):
             "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
         }
     }
+
+
+@pytest.fixture
+def redis_down(settings):
+    """Points the cache at a port where nothing listens: Redis is unreachable."""
+    settings.CACHES = unreachable_redis_caches()
+
+
+@pytest.fixture
+def broker_down():
+    """Huey as in production (not immediate) with its Redis unreachable: queuing a task fails."""
+    from huey import RedisHuey
+    from huey.contrib.djhuey import HUEY
+
+    saved = HUEY._immediate, HUEY.storage
+    HUEY._immediate = False
+    HUEY.storage = RedisHuey(HUEY.name, url=f"redis://127.0.0.1:{free_port()}/0").storage
+    yield HUEY
+    HUEY._immediate, HUEY.storage = saved
 
 
 # --- SMTP --------------------------------------------------------------------------------

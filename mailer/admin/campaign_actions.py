@@ -103,7 +103,7 @@ class CampaignActionsMixin:
         if result is not None:
             self.log_change(request, campaign, log)
             if wakes_sender:
-                transaction.on_commit(tasks.send_pending_emails)
+                transaction.on_commit(tasks.wake_sender)
         return result
 
     def _back(self, request, campaign):

@@ -93,8 +93,24 @@ def next_day_start(*, now: datetime) -> datetime:
 
 
 def next_hour_start(*, now: datetime) -> datetime:
-    local = local_time(now)
-    return local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return hour_start(now=now) + timedelta(hours=1)
+
+
+def hour_start(*, now: datetime) -> datetime:
+    return local_time(now).replace(minute=0, second=0, microsecond=0)
+
+
+def slots_to_reserve(*, sent: int, limit: int, batch: int) -> int:
+    """How many hourly slots a sender takes at once when `sent` of `limit` are used.
+
+    A tenth of what the hour has left, at most `batch`, one at a time near the limit: a long
+    run never holds the slots a test e-mail or an overlapping sender needs, and never more
+    than the limit leaves.
+    """
+    left = limit - sent
+    if left <= 0:
+        return 0
+    return max(1, min(batch, left // 10))
 
 
 def day_start(*, now: datetime) -> datetime:

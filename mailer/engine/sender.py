@@ -38,16 +38,18 @@ Reason = CampaignQueue.DeferReason
 INVALID_ADDRESS = "Некорректный адрес e-mail"
 
 
-def run_sender_pass() -> None:
-    """One pass of `send_pending_emails`: the lock, then the queue until a gate closes."""
+def run_sender_pass() -> bool:
+    """One pass of `send_pending_emails`: the lock, then the queue until a gate closes.
+    False when another sender holds the lock (and it is not stale)."""
     lock = limits.SenderLock()
     if not lock.acquire():
         logger.info("Another sender holds the lock, skipping this pass")
-        return
+        return False
     try:
         process_queues(lock=lock)
     finally:
         lock.release()
+    return True
 
 
 def process_queues(*, lock: limits.SenderLock | None = None) -> None:
@@ -133,6 +135,8 @@ class CampaignRun:
 
     def _send_one(self, recipient):
         now = timezone.now()
+        if self.lock is not None and not self.lock.beat():
+            return RunEnd.STOP_ALL  # taken over as stale: the new holder goes on
         self.allowance.prepare(now=now)
         deferral = policy.first_blocking_gate(self._budget(), now=now)
         if deferral:

@@ -11,7 +11,7 @@ from datetime import datetime
 from django.conf import settings
 
 from mailer import selectors
-from mailer.engine import limits, policy
+from mailer.engine import cache_view, limits, policy
 from mailer.models import CampaignQueue, GlobalMailAccount
 
 Queue = CampaignQueue.Status
@@ -25,21 +25,24 @@ class StatusReport:
     snapshot: selectors.Snapshot
     queues: list[selectors.QueueRow]
     daily: list[selectors.OwnerUsage]
-    sender_lock: limits.CacheEntry
+    sender_lock: cache_view.LockState
+    hourly_in_database: int | None  # this hour's sends by the database, when the counter is unreadable
     user: object | None  # whose throttles are shown
-    throttles: list[limits.ThrottleState] | None
+    throttles: list[cache_view.ThrottleState] | None
 
 
 def build(*, now: datetime, user=None) -> StatusReport:
+    snapshot = selectors.snapshot(now=now)
     return StatusReport(
         now=now,
         account=GlobalMailAccount.load(),
-        snapshot=selectors.snapshot(now=now),
+        snapshot=snapshot,
         queues=selectors.queue_overview(now=now),
         daily=selectors.daily_usage(now=now),
-        sender_lock=limits.cache_entry(limits.SENDER_LOCK_KEY),
+        sender_lock=cache_view.sender_lock_state(),
+        hourly_in_database=limits.database_hourly_count(now=now) if snapshot.hourly.used is None else None,
         user=user,
-        throttles=limits.throttle_state(user) if user is not None else None,
+        throttles=cache_view.throttle_state(user) if user is not None else None,
     )
 
 
@@ -70,10 +73,21 @@ def as_json(report: StatusReport) -> dict:
                 "next_campaign_at": snapshot.next_campaign_at,
                 "queues": report.queues,
             },
-            "hourly": {**asdict(snapshot.hourly), "key": limits.hourly_rate_key(now=report.now)},
+            "hourly": {
+                **asdict(snapshot.hourly),
+                "key": limits.hourly_rate_key(now=report.now),
+                "used_in_database": report.hourly_in_database,
+            },
             "daily": {"limit": account.per_user_daily_limit, "users": report.daily},
             "quota": snapshot.quota,
-            "sender_lock": {**asdict(report.sender_lock), "ttl_setting": settings.MAILER_SENDER_LOCK_TTL},
+            "sender_lock": {
+                **asdict(report.sender_lock.entry),
+                "silent_for": report.sender_lock.silent_for,
+                "stale": report.sender_lock.stale,
+                "taken_at": report.sender_lock.taken_at,
+                "ttl_setting": settings.MAILER_SENDER_LOCK_TTL,
+                "grace_setting": settings.MAILER_SENDER_LOCK_GRACE,
+            },
             "throttles": None
             if report.user is None
             else {
@@ -161,8 +175,13 @@ def _queue_line(q):
 
 def _hourly_text(report):
     hourly = report.snapshot.hourly
-    used = "нет данных (кеш недоступен)" if hourly.used is None else hourly.used
-    return f"Лимит в час: {used} из {hourly.limit} (ключ {limits.hourly_rate_key(now=report.now)})"
+    key = limits.hourly_rate_key(now=report.now)
+    if hourly.used is None:
+        return (
+            f"Лимит в час: кеш недоступен (ключ {key}); по базе в этом часе отправлено "
+            f"{report.hourly_in_database} из {hourly.limit} — по ней отправитель и держит лимит"
+        )
+    return f"Лимит в час: {hourly.used} из {hourly.limit} (ключ {key})"
 
 
 def _daily_text(report):
@@ -183,14 +202,25 @@ def _quota_text(quota):
     return line
 
 
-def _lock_text(lock):
+def _lock_text(state):
+    lock = state.entry
     head = f"Блокировка отправителя ({lock.key}): "
     if lock.error:
         return head + f"нет данных — кеш недоступен ({lock.error})"
     if lock.value is None:
         return head + "свободна"
     ttl = f"{_ttl(lock)} из {settings.MAILER_SENDER_LOCK_TTL} с" if lock.ttl is not None else _ttl(lock)
-    return head + f"занята (значение {lock.value}); {ttl}"
+    text = head + f"занята (значение {lock.value}); {ttl}"
+    if state.taken_at:
+        text += f"; взята {_moment(state.taken_at)}"
+    if state.silent_for is not None:
+        text += f"; держатель молчит {state.silent_for} с"
+    if state.stale:
+        text += (
+            f"\n  УСТАРЕЛА: держатель не подаёт признаков жизни дольше {settings.MAILER_SENDER_LOCK_GRACE} с. "
+            "Следующий проход отправителя перехватит её; снять сейчас: manage.py mailer_unlock"
+        )
+    return text
 
 
 def _throttles_text(report):

@@ -136,7 +136,12 @@ def test_status_json_has_the_same_figures(busy_mailer, owner):
     }
     [deferred] = [q for q in report["queue"]["queues"] if q["state"] == "deferred"]
     assert (deferred["defer_reason"], deferred["deferred_until"]) == ("rate_per_hour", "2026-11-30T11:00:00+03:00")
-    assert report["hourly"] == {"used": 3, "limit": 100, "key": "crm:mailer:rate:hour:2026-11-30:10"}
+    assert report["hourly"] == {
+        "used": 3,
+        "limit": 100,
+        "key": "crm:mailer:rate:hour:2026-11-30:10",
+        "used_in_database": None,  # only when the counter cannot be read
+    }
     assert report["daily"]["users"] == [{"user_id": owner.pk, "username": "manager_a", "sent": 2}]
     lock = report["sender_lock"]
     assert (lock["value"], lock["ttl_known"], lock["ttl_setting"]) == (busy_mailer["lock"].token, True, 600)
@@ -159,7 +164,10 @@ def test_status_with_the_database_cache_says_the_ttl_needs_redis(clock, mail_acc
 def test_status_still_answers_when_redis_is_down(clock, mail_account, owner, redis_down):
     text = run("mailer_status", "--user", owner.username)
 
-    assert "Лимит в час: нет данных (кеш недоступен) из 100" in text
+    assert (
+        "Лимит в час: кеш недоступен (ключ crm:mailer:rate:hour:2026-11-30:10); по базе в этом часе "
+        "отправлено 0 из 100 — по ней отправитель и держит лимит" in text
+    )
     assert "Блокировка отправителя (crm:mailer:send_pending_emails:lock): нет данных — кеш недоступен" in text
     assert "запуск кампаний: нет данных — кеш недоступен" in text
 
@@ -249,3 +257,14 @@ def test_sync_quota_without_an_api_key_says_so(clock, mail_account, smtp_bz):
     with pytest.raises(CommandError, match="API-ключ smtp.bz не задан"):
         run("mailer_sync_quota")
     assert smtp_bz.requests == []
+
+
+# --- mailer_unlock ---------------------------------------------------------------------------
+
+
+def test_unlock_in_the_embedded_mode_needs_force_as_the_lock_age_is_unknown(clock, mail_account, database_cache):
+    assert limits.SenderLock().acquire()
+    with pytest.raises(CommandError, match="Без Redis возраст блокировки неизвестен"):
+        run("mailer_unlock")
+    assert "Блокировка отправителя снята" in run("mailer_unlock", "--force")
+    assert limits.SenderLock().acquire()

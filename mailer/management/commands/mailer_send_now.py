@@ -16,14 +16,12 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not GlobalMailAccount.load().is_enabled:
             raise CommandError(services.ACCOUNT_DISABLED)
-        holder = limits.sender_lock_holder()
-        if holder is not None:
-            raise CommandError(
-                f"Сейчас отправляет другой процесс (блокировка {limits.SENDER_LOCK_KEY} = {holder}). "
-                "Проход пропущен; посмотрите mailer_status."
-            )
         started, last_log = time.monotonic(), _last_log_id()
-        sender.run_sender_pass()
+        if not sender.run_sender_pass():
+            raise CommandError(
+                f"Сейчас отправляет другой процесс (блокировка {limits.SENDER_LOCK_KEY} = "
+                f"{limits.sender_lock_holder()}). Проход пропущен; посмотрите mailer_status."
+            )
         self.stdout.write(_summary(last_log, time.monotonic() - started))
 
 

@@ -137,3 +137,31 @@ def test_a_deferral_outside_hours_names_the_configured_hours(settings):
     assert selectors.reason_text(queue, now=msk(2026, 11, 30, 20, 0)) == (
         "Вне рабочего времени (10:00–18:00 МСК). Продолжится 01.12.2026 в 10:00 (МСК)."
     )
+
+
+@pytest.mark.parametrize(
+    ("sent", "limit", "batch", "slots"),
+    [
+        (0, 100, 200, 10),  # a tenth of what is left, never the whole hour
+        (0, 5000, 200, 200),  # at most a batch
+        (80, 100, 200, 2),
+        (91, 100, 200, 1),  # one at a time near the limit
+        (99, 100, 200, 1),
+        (100, 100, 200, 0),
+        (130, 100, 200, 0),  # over (a counter raised from the database): nothing
+    ],
+)
+def test_slots_reserved_at_once(sent, limit, batch, slots):
+    assert policy.slots_to_reserve(sent=sent, limit=limit, batch=batch) == slots
+
+
+@pytest.mark.parametrize(
+    ("moment", "start"),
+    [
+        (msk(2026, 11, 30, 10, 59, 59), msk(2026, 11, 30, 10, 0)),
+        (msk(2026, 11, 30, 11, 0), msk(2026, 11, 30, 11, 0)),
+        (datetime(2026, 11, 30, 20, 30, tzinfo=UTC), msk(2026, 11, 30, 23, 0)),
+    ],
+)
+def test_hour_start_is_the_clock_hour_in_the_mailers_zone(moment, start):
+    assert policy.hour_start(now=moment) == start

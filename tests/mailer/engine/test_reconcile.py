@@ -55,6 +55,6 @@ def test_an_interrupted_send_is_marked_failed_and_never_resent(clock, inbox, own
 
 def test_a_fresh_claim_is_left_alone(clock, owner):
     campaign = make_campaign(owner, recipients=1)
-    campaign.recipients.update(status="sending", claimed_at=msk(2026, 11, 30, 9, 45))
+    campaign.recipients.update(status="sending", claimed_at=msk(2026, 11, 30, 9, 58, 1))  # within the grace
     reconcile_campaign_queue.call_local()
     assert campaign.recipients.get().status == "sending"
