@@ -163,19 +163,15 @@ class SandboxParser(Parser):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.nesting = 0
         self.seconds = settings.MAILER_TEMPLATE_RENDER_SECONDS
         self.deadline = time.monotonic() + self.seconds
 
     def parse(self, parse_until=None):
-        self.nesting += 1  # each block tag parses its body with a call of its own
-        try:
-            if self.nesting > MAX_NESTING:
-                token = self.command_stack[-1][1]  # the innermost open tag: its line
-                raise self.error(token, f"теги вложены глубже {MAX_NESTING} уровней — упростите шаблон.")
-            return super().parse(parse_until)
-        finally:
-            self.nesting -= 1
+        # Each block tag parses its body with a call of its own, its tag on command_stack.
+        if len(self.command_stack) > MAX_NESTING:
+            token = self.command_stack[-1][1]  # the innermost open tag: its line
+            raise self.error(token, f"теги вложены глубже {MAX_NESTING} уровней — упростите шаблон.")
+        return super().parse(parse_until)
 
     def compile_filter(self, token):
         self._check_deadline()
