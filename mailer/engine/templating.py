@@ -16,9 +16,10 @@ import time
 
 from django.conf import settings
 from django.template import Context, Engine, Template, TemplateSyntaxError
-from django.template.base import Lexer, Parser, TextNode, VariableNode
+from django.template.base import Parser, TextNode, VariableNode
 from django.template.defaulttags import FirstOfNode
 
+from mailer.engine.template_lexer import LinearLexer
 from mailer.engine.template_values import make_plain, weight
 from mailer.exceptions import MailerError
 
@@ -29,6 +30,8 @@ MAX_LOOP_ITERATIONS = 100_000
 # Block tags inside block tags: a letter needs a few. The bound keeps compiling off Python's
 # recursion limit, whose depth left differs between a web request and the worker.
 MAX_NESTING = 30
+# Filters in one expression (`|` counted, in string literals too): a letter needs two or three.
+MAX_FILTERS = 20
 # What the filters of one message may build in all, as multiples of the output cap: values
 # kept by `{% with %}` or thrown away by `{% if %}` cost memory without being written.
 BUILT_PER_OUTPUT = 10
@@ -175,6 +178,10 @@ class SandboxParser(Parser):
 
     def compile_filter(self, token):
         self._check_deadline()
+        # Django checks each filter's arguments with `inspect` (~0.1 ms): 60 000 filters in one
+        # expression took 6 s inside this one call, where no deadline can look.
+        if token.count("|") > MAX_FILTERS:
+            raise TemplateSyntaxError(f"в выражении больше {MAX_FILTERS} фильтров — упростите его.")
         return make_plain(super().compile_filter(token))
 
     def extend_nodelist(self, nodelist, node, token):
@@ -212,8 +219,10 @@ class SandboxParser(Parser):
 
 class SandboxTemplate(Template):
     def compile_nodelist(self):
-        tokens = Lexer(self.source).tokenize()
+        started = time.monotonic()
+        tokens = LinearLexer(self.source).tokenize()
         parser = SandboxParser(tokens, self.engine.template_libraries, self.engine.template_builtins, self.origin)
+        parser.deadline = started + parser.seconds  # splitting the source counts too
         nodelist = parser.parse()
         self.extra_data = parser.extra_data
         return nodelist
