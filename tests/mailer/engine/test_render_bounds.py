@@ -2,6 +2,7 @@
 H2): values built by filters without being written, lists grown by `add`, huge or deeply
 nested templates, and the HTML→text twin of a large body. Figures: bench/templates.py."""
 
+import datetime
 import random
 
 import pytest
@@ -126,3 +127,10 @@ def test_a_line_of_unclosed_openers_is_text():
 def test_a_long_filter_chain_is_refused_before_django_checks_each_filter():
     assert "в выражении больше 20 фильтров — упростите его." in refusal("{{ name" + "|upper" * 21 + " }}")
     assert render("{{ name" + "|upper" * 20 + " }}").html.startswith("ИВАН")
+
+
+def test_a_date_format_is_refused_before_it_is_expanded(cap_50k):
+    # «r» writes 31 characters: 2 000 of them would build 62 KB before the cap could look.
+    when = datetime.date(2026, 5, 1)
+    assert "фильтр «date» даёт текст длиннее 50 КБ." in refusal("{{ when|date:fmt }}", when=when, fmt="r" * 2000)
+    assert render("{{ when|date:'d.m.Y' }}", when=when).html.startswith("01.05.2026")
