@@ -1,4 +1,5 @@
-"""Benchmark: what hostile campaign templates cost in the sandbox (issue 8, finding 3).
+"""Benchmark: what hostile campaign templates cost in the sandbox (issue 8, finding 3, and
+the follow-up H2: expressions, compiling, the HTML→text twin).
 
 Each body from the attack report is compiled and rendered the way the preview and the
 sender do; the script prints the outcome, the wall time and the peak Python memory
@@ -36,6 +37,23 @@ CASES = {
     "s|join:s": "{{ s|join:s }}",
     "load cache": "{% load cache %}{% cache 600 k %}{{ email }}{% endcache %}",
     "ordinary letter": "<p>Здравствуйте, {{ name }}!</p><p>{{ company }}</p>" * 20,
+    # H2: values built inside expressions, never written as they are built.
+    "list of 1 KB doubled 20× by add, then written": "".join("{% with l=l|add:l %}" for _ in range(20))
+    + "{{ l }}"
+    + "{% endwith %}" * 20,
+    "30 values of 512 KB held by one {% with %}": "".join("{% with s=s|add:s %}" for _ in range(8))
+    + "{% with "
+    + " ".join(f"a{i}=s|add:s" for i in range(30))
+    + " %}ok{% endwith %}"
+    + "{% endwith %}" * 8,
+    "500 nested {% with %} (compile)": "".join(f"{{% with b{i}=name %}}" for i in range(500)) + "{% endwith %}" * 500,
+    "90 000 × {{ name }}, 900 KB (compile)": "{{ name }}" * 90_000,
+    "1 MB of {{ name }} (compile)": "{{ name }}" * 100_001,
+    "{% if %} with 20 000 operands": "{% if " + " or ".join(["s"] * 20_000) + " %}y{% endif %}",
+    "filter chain of 60 000 |upper": "{{ s" + "|upper" * 60_000 + " }}",
+    "900 KB line of unclosed {{ (compile)": "{{ " * 300_000,
+    "text twin of 1 MB of layered tags": ("<" * 40 + "b>" * 40) * 8_000,
+    'text twin of 1 MB of <a href="x href="x …': "<a " + 'href="x ' * 110_000,
 }
 
 
@@ -44,12 +62,12 @@ def render(body):
         email="ivan@example.com",
         name="Иван",
         company="ООО Ромашка",
-        variables={"s": S},
+        variables={"s": S, "l": [S]},
         unsubscribe_url="https://crm.example/u/t/",
     )
     try:
         rendered = CampaignTemplate(subject="Тема", body_html=body).render(context)
-        return f"rendered {len(rendered.html.encode())} bytes"
+        return f"rendered {len(rendered.html.encode())} + {len(rendered.text.encode())} bytes"
     except CampaignTemplateError as exc:
         return f"refused: {exc.problem[:70]}"
 

@@ -76,6 +76,15 @@ class RecipientForm(forms.ModelForm):
             raise forms.ValidationError("Введите корректный адрес e-mail.")
         return email
 
+    def clean_variables(self):
+        # A template reads variables by name: a list or a number would be no variables at all.
+        variables = self.cleaned_data.get("variables")
+        if variables in (None, ""):
+            return {}
+        if not isinstance(variables, dict):
+            raise forms.ValidationError('Переменные — объект JSON, например {"город": "Казань"}.')
+        return variables
+
 
 class ConfirmDialogForm(BaseDialogForm):
     """An action that needs only a confirmation: posting the dialog is the confirmation."""

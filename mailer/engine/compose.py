@@ -1,18 +1,16 @@
 """Building campaign messages: templates compiled once per run (in the sandbox of
 mailer.engine.templating), a MIME message per recipient."""
 
-import html
 import mimetypes
-import re
 from dataclasses import dataclass
 from email.utils import formataddr, make_msgid
 
 from django.conf import settings
-from django.core.exceptions import SuspiciousOperation
 from django.core.mail import EmailMultiAlternatives
-from django.utils.html import strip_tags
 
-from mailer.engine.templating import CampaignTemplateError, RenderBudget, compile_template, render_template
+from mailer.engine.plain_text import html_to_text
+from mailer.engine.template_values import plain
+from mailer.engine.templating import RenderBudget, compile_template, render_template
 
 HTML_FOOTER = (
     '\n<p style="margin-top:24px;font-size:12px;color:#6b7280">'
@@ -68,20 +66,9 @@ class CampaignTemplate:
         if self.text:
             body_text = render_template(self.text, context, budget=budget, autoescape=False, part="body_text")
         else:
-            body_text = _text_from_html(body_html)
+            body_text = html_to_text(body_html)  # linear time: no budget needed
         # Headers take no line breaks.
         return Rendered(subject=" ".join(subject.split()), html=body_html, text=body_text)
-
-
-def _text_from_html(body_html):
-    try:
-        return html_to_text(body_html)
-    except SuspiciousOperation as exc:  # strip_tags gives up on deeply broken markup
-        raise CampaignTemplateError(
-            "в HTML столько незакрытых тегов, что текстовую версию не собрать: исправьте HTML "
-            "или заполните «Текст письма (без оформления)».",
-            part="body_html",
-        ) from exc
 
 
 def trial_render(*, subject: str, body_html: str, body_text: str, context: dict) -> Rendered:
@@ -102,34 +89,20 @@ def _read_attachment(field_file):
     return Attachment(filename=filename, content=content, mimetype=mimetype)
 
 
-# Each part stops at the next `<` (the label: at the next `<a`), so a failed match costs the
-# distance to the next tag: with `[^>]*` and `(.*?)</a>`, every unclosed link scanned to the
-# end of the body, and 100 KB of them took 10 s (quadratic).
-_LINK = re.compile(r"""<a\s[^<>]*?href=["']([^"'<>]+)["'][^<>]*>((?:[^<]|<(?!a\s))*?)</a>""", re.IGNORECASE | re.DOTALL)
-
-
-def html_to_text(body_html):
-    """A plain-text twin of an HTML body; links keep their address: `label (url)`."""
-    text = _LINK.sub(_link_as_text, body_html)
-    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</h[1-6]>|</li>", "\n", text)
-    text = html.unescape(strip_tags(text))
-    lines = (" ".join(line.split()) for line in text.splitlines())
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
-
-
-def _link_as_text(match):
-    url, label = match.group(1), match.group(2)
-    return label if label == url else f"{label} ({url})"
-
-
 def recipient_context(*, email, name, company, variables, unsubscribe_url):
-    """Import columns first, so the fixed names always mean what the docs say."""
+    """Import columns first, so the fixed names always mean what the docs say.
+
+    Every value is a plain copy (mailer.engine.template_values): a template sees data, never
+    an object of ours, and whatever it does to a value stays in this render. Variables that
+    are not a JSON object (the admin's JSON field takes `[1, 2]`) are no variables.
+    """
+    variables = plain(variables) if isinstance(variables, dict) else {}
     return {
-        **(variables or {}),
-        "email": email,
-        "name": name,
-        "company": company or (variables or {}).get("company", ""),
-        "unsubscribe_url": unsubscribe_url,
+        **variables,
+        "email": plain(email),
+        "name": plain(name),
+        "company": plain(company) or variables.get("company", ""),
+        "unsubscribe_url": plain(unsubscribe_url),
     }
 
 

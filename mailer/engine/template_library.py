@@ -4,16 +4,19 @@ Left out on purpose: `load`, `include`, `extends`, `url`, `cache`, `csrf_token`,
 `now`, `lorem`, `templatetag`, `autoescape`/`safe` (staff HTML stays escaped where variables
 go), and every filter that takes an unbounded width or precision (`ljust`, `rjust`, `center`,
 `stringformat`, `floatformat`) or multiplies its input (`force_escape` chains).
-Every filter's result is capped at the message's output limit, and the two that can grow
-without bound from small input (`add`, `join`) are checked before they build anything.
+Every filter's result is capped at the message's output limit, all a message's filters
+build is bounded, and every filter call checks the deadline; the ones that can grow without
+bound from small input (`add`, `join`, `date`/`time` formats) are checked before they build
+anything, and `striptags` is a linear one of ours.
 """
 
 import functools
 
-from django.conf import settings
 from django.template import Library, defaultfilters, defaulttags
 
-from mailer.engine.templating import RenderLimitExceeded
+from mailer.engine.plain_text import strip_markup
+from mailer.engine.template_values import weight
+from mailer.engine.templating import current_budget
 
 ALLOWED_TAGS = ("if", "for", "with", "comment", "spaceless", "firstof")
 ALLOWED_FILTERS = (
@@ -74,44 +77,54 @@ for _name in ALLOWED_TAGS:
     register.tags[_name] = do_for if _name == "for" else defaulttags.register.tags[_name]
 
 
-# --- filters: capped results, bounded growth --------------------------------------------------
+# --- filters: capped results, bounded growth, time checked --------------------------------------
 
-
-def _size(value):
-    return len(value) if isinstance(value, (str, list, tuple)) else 0
-
-
-def _refuse_over_cap(size, name):
-    cap = settings.MAILER_TEMPLATE_MAX_OUTPUT_BYTES
-    if size > cap:
-        raise RenderLimitExceeded(f"фильтр «{name}» даёт текст длиннее {cap // 1000} КБ.")
+# The longest text one format character of `date`/`time` gives («r»: an RFC 5322 date).
+DATE_CHARS_PER_FORMAT_CHAR = 40
 
 
 def add(value, arg):
-    """Django's `add`, refusing before it concatenates past the cap (`{% with %}` doubling)."""
-    _refuse_over_cap(_size(value) + _size(arg), "add")
+    """Django's `add`, refusing before it concatenates past the cap (`{% with %}` doubling;
+    lists count by their text, so a list of a million references is refused too)."""
+    budget = current_budget()
+    budget.refuse_over_cap(weight(value, budget.max_bytes) + weight(arg, budget.max_bytes), "add")
     return defaultfilters.add(value, arg)
 
 
 def join(value, arg, autoescape=True):
     """Django's `join`, refusing before it builds past the cap (`s|join:s` is len(s)²)."""
+    budget = current_budget()
     if isinstance(value, (str, list, tuple)) and isinstance(arg, str):
-        items = len(value)
-        _refuse_over_cap(sum(len(str(item)) for item in value) + len(arg) * max(items - 1, 0), "join")
+        glue = len(arg) * max(len(value) - 1, 0)
+        budget.refuse_over_cap(weight(value, budget.max_bytes) + glue, "join")
     return defaultfilters.join(value, arg, autoescape=autoescape)
 
 
-BOUNDED = {"add": add, "join": join}
+def striptags(value):
+    """Linear time, unlike Django's (mailer.engine.plain_text)."""
+    return strip_markup(str(value))
+
+
+def _dated(name):
+    def formatted(value, arg=None):
+        current_budget().refuse_over_cap(len(str(arg or "")) * DATE_CHARS_PER_FORMAT_CHAR, name)
+        return defaultfilters.register.filters[name](value, arg)
+
+    return formatted
+
+
+BOUNDED = {"add": add, "join": join, "striptags": striptags, "date": _dated("date"), "time": _dated("time")}
 
 
 def _capped(name, func, *, like):
-    """`func` refusing results over the cap, with the flags and signature of Django's filter
-    `like` (is_safe, needs_autoescape, the argument count the parser checks)."""
+    """`func` within the message's budget — its result under the cap, what all filters built
+    bounded, the deadline checked — with the flags and signature of Django's filter `like`
+    (is_safe, needs_autoescape, the argument count the parser checks)."""
 
     @functools.wraps(like)
     def capped(value, *args, **kwargs):
         result = func(value, *args, **kwargs)
-        _refuse_over_cap(_size(result), name)
+        current_budget().built(result, name)
         return result
 
     return capped
