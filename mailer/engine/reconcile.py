@@ -2,8 +2,8 @@
 
 A queue whose heartbeat stopped longer than MAILER_STUCK_AFTER_MINUTES ago is reported. A
 recipient claimed that long ago without an outcome may or may not have received its
-message, so it is never sent again by itself: it becomes `failed` (interrupted) and staff
-decide with «Повторить неудачные».
+message, so it is never sent again by itself: it becomes `unknown` (interrupted) and staff
+decide with «Повторить неудачные», ticking «включая неизвестные».
 """
 
 import logging
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 INTERRUPTED = (
     "Отправка прервана: неизвестно, дошло ли письмо. "
-    "Повторите вручную («Повторить неудачные»), если уверены, что его нет."
+    "Повторите вручную («Повторить неудачные» с отметкой «включая неизвестные»), если уверены, что его нет."
 )
 
 
@@ -44,5 +44,5 @@ def reconcile_queues(*, now):
         )
     interrupted = transitions.mark_interrupted(claimed_before=cutoff, text=INTERRUPTED)
     if interrupted:
-        logger.warning("Interrupted sends marked failed, not resent", extra={"recipients": interrupted})
+        logger.warning("Interrupted sends marked unknown, not resent", extra={"recipients": interrupted})
     return {"stuck_queues": len(stuck), "interrupted_recipients": interrupted}
