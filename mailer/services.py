@@ -86,19 +86,25 @@ def campaign_resume(*, campaign: Campaign, user) -> Campaign:
 
 
 @transaction.atomic
-def campaign_retry_failed(*, campaign: Campaign, user) -> int:
-    """Puts recipients whose failure was temporary (or whose send was interrupted) back in
-    the queue. Permanent failures (a rejected or invalid address) are not retried."""
+def campaign_retry_failed(*, campaign: Campaign, user, include_unknown: bool = False) -> int:
+    """Puts recipients whose failure was temporary back in the queue, and those whose outcome
+    is unknown only when staff ask (`include_unknown`: they may get the message twice).
+    Permanent failures (a rejected or invalid address) are not retried."""
     campaign = _locked(campaign)
     _require(campaign.can_retry_failed, campaign, action="повторить")
     _require_account_enabled()
-    retried = transitions.requeue_failed(campaign_id=campaign.pk, now=timezone.now())
+    retried = transitions.requeue_failed(campaign_id=campaign.pk, now=timezone.now(), include_unknown=include_unknown)
     if not retried:
-        permanent = campaign.recipients.filter(status=Recipient.FAILED).count()
-        raise MailerError(
-            "Нет писем для повтора."
-            + (f" {permanent} с постоянными ошибками (адрес отклонён) не повторяются." if permanent else "")
-        )
+        left = dict(campaign.recipients.values_list("status").annotate(n=Count("id")).order_by())
+        refusal = "Нет писем для повтора."
+        if left.get(Recipient.FAILED):
+            refusal += f" {left[Recipient.FAILED]} с постоянными ошибками (адрес отклонён) не повторяются."
+        if left.get(Recipient.UNKNOWN):
+            refusal += (
+                f" {left[Recipient.UNKNOWN]} с неизвестным исходом (письмо могло дойти) повторяются, "
+                "только если отметить «включая неизвестные»."
+            )
+        raise MailerError(refusal)
     return retried
 
 
