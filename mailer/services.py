@@ -16,7 +16,7 @@ from django.utils import timezone
 from mailer import stored_secrets, transitions
 from mailer.addresses import is_valid_email, normalize_email
 from mailer.engine import limits, one_off, policy
-from mailer.engine.compose import sample_context, trial_render
+from mailer.engine.compose import read_attachments, sample_context, trial_render
 from mailer.exceptions import MailerError
 from mailer.models import Campaign, CampaignRecipient, GlobalMailAccount, SendLog
 from mailer.suppression import suppressed_among
@@ -36,6 +36,7 @@ def campaign_start(*, campaign: Campaign, user) -> Campaign:
     _require(campaign.can_start, campaign, action="запустить")
     _require_account_enabled()
     _require_renders(campaign)
+    read_attachments(campaign)  # a file gone from storage refuses here, not in every message
     counts = _recipient_counts(campaign)
     if not counts["pending"]:
         raise MailerError(NO_RECIPIENTS)
@@ -79,6 +80,7 @@ def campaign_resume(*, campaign: Campaign, user) -> Campaign:
         if not _recipient_counts(campaign)["pending"]:
             raise MailerError(NO_RECIPIENTS)
         _require_renders(campaign)
+        read_attachments(campaign)
         back_to = Status.SENDING if _has_outcomes(campaign) else Status.READY
     transitions.resume(campaign_id=campaign.pk, status=back_to)
     campaign.refresh_from_db(fields=["status"])
