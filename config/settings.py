@@ -124,7 +124,7 @@ HUEY_IMMEDIATE = env.bool("HUEY_IMMEDIATE", default=False)
 HUEY_CONSUMER = {"workers": 2, "worker_type": "thread", "max_delay": 1.0}
 if REDIS_URL:
     HUEY = {
-        "huey_class": "huey.RedisHuey",
+        "huey_class": "mailer.engine.shutdown.RedisHuey",  # SIGTERM stops after the message in flight
         "name": "crm-mailer",
         "immediate": HUEY_IMMEDIATE,
         "connection": {"url": REDIS_URL},
@@ -132,7 +132,7 @@ if REDIS_URL:
     }
 else:
     HUEY = {
-        "huey_class": "huey.SqliteHuey",
+        "huey_class": "mailer.engine.shutdown.SqliteHuey",
         "name": "crm-mailer",
         "immediate": HUEY_IMMEDIATE,
         "filename": str(DATA_DIR / "huey.sqlite3"),

@@ -19,6 +19,7 @@ from aiosmtpd.controller import Controller
 from django.contrib.auth.models import User
 from django.core.cache import cache
 
+from mailer.engine import shutdown
 from mailer.models import Campaign, CampaignRecipient, GlobalMailAccount
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -36,8 +37,10 @@ def free_port():
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Each test starts with no counters, throttles or lock (its own Redis database)."""
+    """Each test starts with no counters, throttles or lock (its own Redis database), and
+    with no stop requested of the sender."""
     cache.clear()
+    shutdown.reset()
     yield
 
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from mailer import selectors, suppression, transitions
 from mailer.addresses import is_valid_email
-from mailer.engine import limits, notices, policy
+from mailer.engine import limits, notices, policy, shutdown
 from mailer.engine.compose import (
     CampaignTemplate,
     MessageBuildError,
@@ -88,7 +88,7 @@ def process_queues(*, lock: limits.SenderLock | None = None) -> None:
         logger.error("SMTP password cannot be decrypted, nothing sent", extra={"reason": account.smtp_password.reason})
         return
     tried = set()
-    while (queue := selectors.next_queue(now=timezone.now(), exclude=tried)) is not None:
+    while not shutdown.stop_requested() and (queue := selectors.next_queue(now=timezone.now(), exclude=tried)):
         tried.add(queue.pk)
         if CampaignRun(queue, account, lock=lock).run() == RunEnd.STOP_ALL:
             break
@@ -142,6 +142,9 @@ class CampaignRun:
             if not chunk:
                 return self._finish()
             for recipient in chunk:
+                if shutdown.stop_requested():
+                    logger.info("Campaign run stopped: the process was asked to stop", extra=self._log_ids())
+                    return RunEnd.STOP_ALL
                 if not self._still_in_control():
                     logger.info("Campaign run stopped: paused, account off or lock lost", extra=self._log_ids())
                     return RunEnd.STOP_ALL

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from mailer import selectors, services
-from mailer.engine import limits, sender
+from mailer.engine import limits, sender, shutdown
 from mailer.models import GlobalMailAccount, SendLog
 
 
@@ -23,8 +23,11 @@ class Command(BaseCommand):
                 "Проход пропущен; посмотрите mailer_status."
             )
         started, last_log = time.monotonic(), _last_log_id()
-        sender.run_sender_pass()
+        with shutdown.stop_on_signals():  # SIGTERM / Ctrl-C: stop after the message in flight
+            sender.run_sender_pass()
         self.stdout.write(_summary(last_log, time.monotonic() - started))
+        if shutdown.stop_requested():
+            self.stdout.write("Остановлено по сигналу после письма, которое уже отправлялось.")
 
 
 def _last_log_id():
