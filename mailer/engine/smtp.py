@@ -10,6 +10,27 @@ from mailer.engine.smtp_errors import SendFailure, Stage, classify
 from mailer.stored_secrets import reveal
 
 
+def _step(stage: str, name: str):
+    """smtplib's method `name`, first noting that the conversation is at `stage`."""
+
+    def method(self, *args, **kwargs):
+        self.stage = stage
+        return getattr(super(_StageTracking, self), name)(*args, **kwargs)
+
+    return method
+
+
+def _step_after_greeting(stage: str, name: str):
+    """The same for steps that greet the server first (EHLO is a stage of its own)."""
+
+    def method(self, *args, **kwargs):
+        self.ehlo_or_helo_if_needed()
+        self.stage = stage
+        return getattr(super(_StageTracking, self), name)(*args, **kwargs)
+
+    return method
+
+
 class _StageTracking:
     """smtplib's client remembering the step it is at, so a failure names its stage.
 
@@ -18,40 +39,14 @@ class _StageTracking:
     """
 
     stage = Stage.CONNECT
-
-    def connect(self, *args, **kwargs):
-        self.stage = Stage.CONNECT
-        return super().connect(*args, **kwargs)
-
-    def ehlo(self, *args, **kwargs):
-        self.stage = Stage.EHLO
-        return super().ehlo(*args, **kwargs)
-
-    def helo(self, *args, **kwargs):
-        self.stage = Stage.EHLO
-        return super().helo(*args, **kwargs)
-
-    def starttls(self, *args, **kwargs):
-        self.ehlo_or_helo_if_needed()  # its own step, before STARTTLS begins
-        self.stage = Stage.STARTTLS
-        return super().starttls(*args, **kwargs)
-
-    def login(self, *args, **kwargs):
-        self.ehlo_or_helo_if_needed()
-        self.stage = Stage.AUTH
-        return super().login(*args, **kwargs)
-
-    def mail(self, *args, **kwargs):
-        self.stage = Stage.MAIL
-        return super().mail(*args, **kwargs)
-
-    def rcpt(self, *args, **kwargs):
-        self.stage = Stage.RCPT
-        return super().rcpt(*args, **kwargs)
-
-    def data(self, *args, **kwargs):
-        self.stage = Stage.DATA
-        return super().data(*args, **kwargs)
+    connect = _step(Stage.CONNECT, "connect")
+    ehlo = _step(Stage.EHLO, "ehlo")
+    helo = _step(Stage.EHLO, "helo")
+    starttls = _step_after_greeting(Stage.STARTTLS, "starttls")
+    login = _step_after_greeting(Stage.AUTH, "login")
+    mail = _step(Stage.MAIL, "mail")
+    rcpt = _step(Stage.RCPT, "rcpt")
+    data = _step(Stage.DATA, "data")
 
     def send(self, s):
         super().send(s)

@@ -163,3 +163,26 @@ def test_a_timeout_after_data_is_unknown(clock, inbox, owner, settings):
     recipient = campaign.recipients.get()
     assert recipient.status == "unknown"
     assert "timed out" in recipient.last_error
+
+
+@pytest.mark.parametrize(
+    ("setting", "stage"),
+    [({"use_tls": True}, "при включении шифрования (STARTTLS)"), ({"smtp_username": "crm"}, "при входе (AUTH)")],
+    ids=["starttls", "auth"],
+)
+def test_a_setting_the_server_does_not_support_pauses_before_anyone_fails(
+    clock, inbox, owner, mail_account, setting, stage
+):
+    # The test server offers neither STARTTLS nor AUTH (without TLS).
+    for field, value in {**setting, "smtp_password": "secret"}.items():
+        setattr(mail_account, field, value)
+    mail_account.save()
+    campaign = make_campaign(owner, recipients=3)
+    start(campaign)
+    sender.run_sender_pass()
+
+    queue = queue_of(campaign)
+    assert (queue.status, queue.pause_reason) == ("paused", "sender_refused")
+    assert queue.pause_detail.startswith(f"SMTP-сервер отклонил отправителя или учётную запись {stage}: ")
+    assert by_status(campaign) == {"pending": 3}
+    assert queue.consecutive_transient_errors == 0
