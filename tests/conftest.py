@@ -79,8 +79,8 @@ class RecordingHandler:
     Rules match the recipient's address by suffix ("" matches every address): `refuse` answers
     RCPT TO, `data_reply` answers the end of DATA (the message is not kept), `drop_after_data`
     keeps the message and closes the connection without a reply, `close_after` answers 250 and
-    then closes the connection (a server dropping an idle client). `mail_from_reply` answers
-    every MAIL FROM; `hang_after_data` delays every 250 after DATA by that many seconds.
+    then closes the connection (a server dropping an idle client), `hang_after_data` delays the
+    250 after DATA by that many seconds. `mail_from_reply` answers every MAIL FROM.
     """
 
     def __init__(self):
@@ -92,8 +92,8 @@ class RecordingHandler:
         self.data_reply = {}  # address suffix → SMTP reply at the end of DATA
         self.drop_after_data = set()  # address suffixes
         self.close_after = set()  # address suffixes
+        self.hang_after_data = {}  # address suffix → seconds
         self.mail_from_reply = None
-        self.hang_after_data = 0
         self.on_message = None  # called with each Received, in the server's thread
 
     @staticmethod
@@ -131,8 +131,9 @@ class RecordingHandler:
             server.transport.abort()  # delivered, but the client never hears so
         elif self._rule(self.close_after, to):
             asyncio.get_running_loop().call_later(0.02, server.transport.close)
-        if self.hang_after_data:
-            await asyncio.sleep(self.hang_after_data)
+        delay = self._rule(self.hang_after_data, to)
+        if delay:
+            await asyncio.sleep(delay)
         return "250 Message accepted for delivery"
 
     def addresses(self):

@@ -31,7 +31,7 @@ COMMANDS = {
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_a_signal_stops_the_sender_after_the_message_in_flight(command, signum, inbox, owner, tmp_path):
-    inbox.hang_after_data = 0.05
+    inbox.hang_after_data[""] = 0.05
     campaign = make_campaign(owner, recipients=400)
     services.campaign_start(campaign=campaign, user=owner)
     env = production_env(DATABASE_URL=database_url(), MAILER_WORKING_HOURS_ENABLED="false", MAILER_RATE_PER_HOUR=10000)

@@ -155,7 +155,7 @@ def test_a_drop_after_data_is_unknown_and_resent_only_when_staff_tick_unknowns(c
 
 def test_a_timeout_after_data_is_unknown(clock, inbox, owner, settings):
     settings.MAILER_SMTP_TIMEOUT = 0.3
-    inbox.hang_after_data = 1
+    inbox.hang_after_data[""] = 1
     campaign = make_campaign(owner, recipients=1)
     start(campaign)
     sender.run_sender_pass()
