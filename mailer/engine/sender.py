@@ -270,10 +270,11 @@ class CampaignRun:
     def _on_failure(self, recipient, failure: SendFailure, message_id, took_ms):
         if failure.pauses_campaign:
             return self._pause_for_refusal(recipient, failure, message_id, took_ms)
-        self._record_failure(recipient, failure, message_id, took_ms)
+        still_there = self._record_failure(recipient, failure, message_id, took_ms)
         if failure.kind == PERMANENT:
-            if failure.unknown_user:
-                suppression.suppress(recipient.email, source=Unsubscribe.Source.BOUNCE, campaign=self.campaign)
+            if failure.unknown_user:  # (its campaign may be gone with the recipient: see _log_send)
+                campaign = self.campaign if still_there else None
+                suppression.suppress(recipient.email, source=Unsubscribe.Source.BOUNCE, campaign=campaign)
             return None
         self._set_transient_errors(self.transient_errors + 1)
         if policy.trips_circuit_breaker(self.transient_errors):
@@ -319,6 +320,7 @@ class CampaignRun:
                 "took_ms": took_ms,
             },
         )
+        return still_there
 
     def _log_send(self, recipient, status, message_id, took_ms, *, error="", still_there=True):
         """`still_there`: staff may delete a recipient (or its paused campaign) while its
