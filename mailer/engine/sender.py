@@ -28,7 +28,7 @@ from mailer.engine.compose import (
 from mailer.engine.one_off import ms_since
 from mailer.engine.policy import Deferral
 from mailer.engine.smtp import SmtpConnection
-from mailer.engine.smtp_errors import MESSAGE, PERMANENT, SENDER, UNKNOWN, SendFailure
+from mailer.engine.smtp_errors import MESSAGE, PERMANENT, SENDER, UNKNOWN, SendFailure, Stage
 from mailer.engine.templating import CampaignTemplateError
 from mailer.models import (
     Campaign,
@@ -294,7 +294,10 @@ class CampaignRun:
         campaign would meet the same answer)."""
         self._record_failure(recipient, failure, message_id, took_ms)
         reason = PauseReason.MESSAGE_REFUSED if failure.kind == MESSAGE else PauseReason.SENDER_REFUSED
-        self._pause(reason, failure.describe())
+        detail = failure.describe()
+        if failure.stage == Stage.RCPT:  # a policy refusal may yet be about this one address
+            detail += f". Получатель: {recipient.email} — если дело в этом адресе, удалите его из кампании"
+        self._pause(reason, detail)
         return RunEnd.STOP_ALL if failure.kind == SENDER else RunEnd.NEXT
 
     def _record_failure(self, recipient, failure, message_id, took_ms):

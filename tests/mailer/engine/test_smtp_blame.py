@@ -57,22 +57,27 @@ def test_552_at_data_pauses_the_campaign_fails_nobody_and_lets_the_next_campaign
     assert by_status(heavy) == {"sent": 5}
 
 
-def test_sender_domain_refused_at_rcpt_is_not_a_bounce(clock, inbox, owner):
+def test_sender_domain_refused_at_rcpt_is_not_a_bounce(clock, inbox, owner, caplog):
     inbox.refuse[""] = "550 5.1.8 <crm@example.ru>: Sender address rejected: Domain not found"
     campaign = make_campaign(owner, recipients=4)
     other = make_campaign(owner, recipients=1, name="Вторая")
     start(campaign)
     start(other)
-    sender.run_sender_pass()
+    with caplog.at_level("ERROR", logger="mailer"):
+        sender.run_sender_pass()
 
     queue = queue_of(campaign)
     assert queue.status == CampaignQueue.Status.PAUSED
     assert queue.pause_reason == "sender_refused"
     assert "на адресе получателя (RCPT TO): 550 5.1.8" in queue.pause_detail
+    first = campaign.recipients.order_by("id").first().email
+    assert queue.pause_detail.endswith(f"Получатель: {first} — если дело в этом адресе, удалите его из кампании")
     assert by_status(campaign) == {"pending": 4}
     assert not Unsubscribe.objects.exists()  # nobody suppressed as a bounce
     assert by_status(other) == {"pending": 1}  # the account is refused: the pass stops
     assert Notification.objects.filter(user=owner, kind="sender_refused").count() == 1
+    [paused] = [r for r in caplog.records if r.getMessage() == "Campaign paused by the sender"]
+    assert first not in paused.error and "example.com" in paused.error  # masked in the log
 
 
 def test_sender_refused_at_mail_from_pauses_with_the_reason(clock, inbox, owner):
