@@ -88,6 +88,7 @@ class RecordingHandler:
 
     def reset(self):
         self.received = []
+        self.rcpt_seen = []  # every RCPT TO address the server was asked, refused ones too
         self.refuse = {}  # address suffix → SMTP reply, e.g. "550 5.1.1 User unknown"
         self.data_reply = {}  # address suffix → SMTP reply at the end of DATA
         self.drop_after_data = set()  # address suffixes
@@ -111,6 +112,7 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.rcpt_seen.append(address)
         reply = self._rule(self.refuse, address)
         if reply:
             return reply

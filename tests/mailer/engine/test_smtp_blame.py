@@ -121,6 +121,19 @@ def test_a_421_costs_one_recipient_and_the_next_goes_over_a_new_connection(clock
     assert queue_of(campaign).consecutive_transient_errors == 0
 
 
+def test_the_breaker_trips_after_ten_real_421s_each_reaching_the_server(clock, inbox, owner):
+    inbox.refuse["@busy.example"] = "421 4.7.0 Too many messages, closing connection"
+    campaign = make_campaign(owner, emails=[f"c{i}@busy.example" for i in range(12)])
+    start(campaign)
+    sender.run_sender_pass()
+
+    queue = queue_of(campaign)
+    assert (queue.status, queue.defer_reason, queue.consecutive_transient_errors) == ("paused", "circuit_breaker", 10)
+    assert by_status(campaign) == {"failed": 10, "pending": 2}
+    assert len(inbox.rcpt_seen) == 10  # every failure was the server's answer, none a dead socket
+    assert all(r.last_error.startswith("421") for r in campaign.recipients.filter(status="failed"))
+
+
 def test_a_connection_the_server_dropped_while_idle_is_reopened_for_the_same_message(clock, inbox, owner):
     inbox.close_after.add("first@example.com")
     campaign = make_campaign(owner, emails=["first@example.com", "second@example.com", "third@example.com"])
