@@ -94,6 +94,10 @@ def process_queues(*, lock: limits.SenderLock | None = None) -> None:
             break
 
 
+def _build_failure(exc: Exception) -> str:
+    return f"Письмо не собрать: {type(exc).__name__}: {exc}"
+
+
 class RunEnd:
     NEXT = "next"  # this campaign is done or waits alone: try the next one
     STOP_ALL = "stop_all"  # a global gate closed or the pass lost control: stop the pass
@@ -188,11 +192,15 @@ class CampaignRun:
         except CampaignTemplateError as exc:
             return self._pause(PauseReason.TEMPLATE_ERROR, str(exc))
         except Exception as exc:  # whatever breaks one message must not stop every campaign
-            return self._pause(PauseReason.BUILD_ERROR, f"Письмо не собрать: {type(exc).__name__}: {exc}")
+            return self._pause(PauseReason.BUILD_ERROR, _build_failure(exc))
         if not transitions.claim_recipient(recipient_id=recipient.pk, message_id=message_id, now=now):
             return None  # another sender has it
         self.allowance.use()
-        failure, took_ms = self._deliver(message)
+        try:
+            failure, took_ms = self._deliver(message)
+        except Exception as exc:  # Django serialises the message in send(): it broke before a byte went
+            transitions.release_claim(recipient_id=recipient.pk, text=_build_failure(exc))
+            return self._pause(PauseReason.BUILD_ERROR, _build_failure(exc))
         if failure:
             return self._on_failure(recipient, failure, message_id, took_ms)
         self._on_success(recipient, message_id, took_ms)

@@ -114,6 +114,9 @@ class SmtpConnection:
             if not self._is_open():
                 self.close()  # smtplib closed it (421, a drop): the next message reconnects
             return failure
+        except Exception:
+            self.close()  # the message broke while Django serialised it: nothing went, start clean
+            raise
         return None
 
     def _stage(self) -> str:

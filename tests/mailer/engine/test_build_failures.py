@@ -83,3 +83,18 @@ def test_start_refuses_a_campaign_whose_attachment_is_missing(clock, inbox, owne
     assert str(refusal.value) == "Файла вложения «price.pdf» нет в хранилище."
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.DRAFT
+
+
+def test_a_message_that_breaks_while_it_is_serialised_pauses_without_failing_anyone(clock, inbox, owner, mail_account):
+    mail_account.reply_to = "sales@example.ru\nBcc: spy@example.org"  # a header Django refuses to write
+    mail_account.save()
+    campaign = make_campaign(owner, recipients=3)
+    services.campaign_start(campaign=campaign, user=owner)
+
+    sender.run_sender_pass()  # no exception
+
+    queue = CampaignQueue.objects.get(campaign=campaign)
+    assert (queue.status, queue.pause_reason) == ("paused", "build_error")
+    assert queue.pause_detail.startswith("Письмо не собрать: BadHeaderError")
+    assert set(campaign.recipients.values_list("status", flat=True)) == {"pending"}
+    assert inbox.received == []
