@@ -11,13 +11,12 @@ import logging
 import time
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
 from mailer import selectors, suppression, transitions
 from mailer.addresses import is_valid_email
-from mailer.engine import limits, notices, policy, shutdown
+from mailer.engine import limits, notices, outcomes, policy, shutdown
 from mailer.engine.compose import (
     CampaignTemplate,
     MessageBuildError,
@@ -28,10 +27,9 @@ from mailer.engine.compose import (
 from mailer.engine.one_off import ms_since
 from mailer.engine.policy import Deferral
 from mailer.engine.smtp import SmtpConnection
-from mailer.engine.smtp_errors import MESSAGE, PERMANENT, SENDER, UNKNOWN, SendFailure, Stage
+from mailer.engine.smtp_errors import MESSAGE, PERMANENT, SENDER, SendFailure, Stage
 from mailer.engine.templating import CampaignTemplateError
 from mailer.models import (
-    Campaign,
     CampaignQueue,
     CampaignRecipient,
     GlobalMailAccount,
@@ -55,11 +53,6 @@ Recipient = CampaignRecipient.Status
 Reason = CampaignQueue.DeferReason
 PauseReason = CampaignQueue.PauseReason
 INVALID_ADDRESS = "Некорректный адрес e-mail"
-UNKNOWN_OUTCOME = (
-    "Соединение оборвалось после передачи письма: неизвестно, дошло ли оно ({error}). "
-    "Само не повторяется; повторите «Повторить неудачные» с отметкой «включая неизвестные», "
-    "если уверены, что письма нет."
-)
 
 
 def run_sender_pass() -> None:
@@ -309,15 +302,7 @@ class CampaignRun:
         return RunEnd.STOP_ALL if failure.kind == SENDER else RunEnd.NEXT
 
     def _record_failure(self, recipient, failure, message_id, took_ms):
-        if failure.pauses_campaign:
-            still_there = transitions.release_claim(recipient_id=recipient.pk, text=failure.text)
-            error = failure.text
-        elif failure.kind == UNKNOWN:
-            error = UNKNOWN_OUTCOME.format(error=failure.text)
-            still_there = transitions.record_unknown(recipient_id=recipient.pk, text=error)
-        else:
-            error = failure.text
-            still_there = transitions.record_failed(recipient_id=recipient.pk, kind=failure.kind, text=error)
+        still_there, error = outcomes.record_failure(recipient.pk, failure)
         self._log_send(recipient, SendLog.Status.FAILED, message_id, took_ms, error=error, still_there=still_there)
         logger.error(
             "Email send failed",
@@ -334,26 +319,16 @@ class CampaignRun:
         return still_there
 
     def _log_send(self, recipient, status, message_id, took_ms, *, error="", still_there=True):
-        """`still_there`: staff may delete a recipient (or its paused campaign) while its
-        message is on the way; the log keeps the outcome without pointing at rows now gone."""
-        fields = {
-            "kind": SendLog.Kind.CAMPAIGN,
-            "email": recipient.email,
-            "status": status,
-            "provider": self.account.smtp_host,
-            "smtp_message_id": message_id,
-            "error": error,
-            "took_ms": took_ms,
-        }
-        try:
-            with transaction.atomic():
-                SendLog.objects.create(
-                    campaign_id=self.campaign.pk, recipient_id=recipient.pk if still_there else None, **fields
-                )
-        except IntegrityError:
-            if Campaign.objects.filter(pk=self.campaign.pk).exists():
-                raise  # not a deletion: the guard against a second success, say
-            SendLog.objects.create(campaign_id=None, recipient_id=None, **fields)
+        outcomes.log_send(
+            campaign_id=self.campaign.pk,
+            recipient=recipient,
+            still_there=still_there,
+            status=status,
+            provider=self.account.smtp_host,
+            smtp_message_id=message_id,
+            error=error,
+            took_ms=took_ms,
+        )
 
     def _use_quota(self):
         if self.quota_left is not None:
