@@ -124,8 +124,8 @@ HUEY_IMMEDIATE = strict_bool("HUEY_IMMEDIATE", default=False)
 HUEY_CONSUMER = {"workers": 2, "worker_type": "thread", "max_delay": 1.0}
 if REDIS_URL:
     HUEY = {
-        # RedisHuey that backs off and logs one line a minute while Redis is down.
-        "huey_class": "config.task_queue.ResilientRedisHuey",
+        # Patient while Redis is down (config.task_queue); SIGTERM stops after the message in flight.
+        "huey_class": "mailer.engine.shutdown.RedisHuey",
         "name": "crm-mailer",
         "immediate": HUEY_IMMEDIATE,
         "connection": {"url": REDIS_URL},
@@ -133,7 +133,7 @@ if REDIS_URL:
     }
 else:
     HUEY = {
-        "huey_class": "huey.SqliteHuey",
+        "huey_class": "mailer.engine.shutdown.SqliteHuey",
         "name": "crm-mailer",
         "immediate": HUEY_IMMEDIATE,
         "filename": str(DATA_DIR / "huey.sqlite3"),

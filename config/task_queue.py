@@ -15,6 +15,7 @@ import threading
 import time
 
 from huey import RedisHuey
+from huey.consumer import Consumer
 from huey.storage import RedisStorage
 from redis import ConnectionPool
 from redis.exceptions import RedisError
@@ -120,7 +121,8 @@ class ResilientRedisStorage(RedisStorage):
 
 class ResilientRedisHuey(RedisHuey):
     storage_class = ResilientRedisStorage
+    consumer_class = Consumer  # mailer.engine.shutdown makes it graceful on signals
 
     def create_consumer(self, **options):
         self.storage.consumer = True
-        return super().create_consumer(**options)
+        return self.consumer_class(self, **options)

@@ -194,6 +194,9 @@ class CampaignRecipient(models.Model):
         SENT = "sent", "Отправлено"
         FAILED = "failed", "Ошибка"
         UNSUBSCRIBED = "unsubscribed", "Отписан"
+        # The message may have arrived (the connection broke after it was handed over, or the
+        # sender died after its claim): never resent unless staff ask (reconcile, retry).
+        UNKNOWN = "unknown", "Неизвестно, дошло ли"
 
     class ErrorKind(models.TextChoices):
         NONE = "", "—"
@@ -202,9 +205,9 @@ class CampaignRecipient(models.Model):
         INVALID = "invalid", "Некорректный адрес"
         INTERRUPTED = "interrupted", "Отправка прервана"
 
-    # Kinds worth another try: the message surely did not go (transient), or staff decide
-    # after an interruption whose outcome is unknown.
-    RETRYABLE_ERROR_KINDS = (ErrorKind.TRANSIENT, ErrorKind.INTERRUPTED)
+    # Failures worth another try: the message surely did not go. (An unknown outcome is a
+    # status of its own, retried only when staff tick «включая неизвестные».)
+    RETRYABLE_ERROR_KINDS = (ErrorKind.TRANSIENT,)
 
     campaign = models.ForeignKey(Campaign, verbose_name="кампания", on_delete=models.CASCADE, related_name="recipients")
     email = models.CharField("e-mail", max_length=254)
@@ -268,6 +271,9 @@ class CampaignQueue(models.Model):
 
         NONE = "", "—"
         TEMPLATE_ERROR = "template_error", "Ошибка в шаблоне письма"
+        BUILD_ERROR = "build_error", "Письмо не собрать (вложение)"
+        SENDER_REFUSED = "sender_refused", "Сервер отклонил отправителя или учётную запись"
+        MESSAGE_REFUSED = "message_refused", "Сервер отклонил письмо"
 
     campaign = models.OneToOneField(Campaign, verbose_name="кампания", on_delete=models.CASCADE, related_name="queue")
     status = models.CharField("статус", max_length=16, choices=Status, default=Status.PENDING, db_index=True)

@@ -38,6 +38,7 @@ class Progress:
     failed: int
     pending: int  # waiting or being sent
     unsubscribed: int
+    unknown: int  # the message may have arrived: never resent unless staff ask
     percent: int
 
     @property
@@ -171,6 +172,7 @@ def campaign_progress(campaign: Campaign) -> Progress:
         failed=Count("id", filter=Q(status=Recipient.FAILED)),
         pending=Count("id", filter=Q(status__in=[Recipient.PENDING, Recipient.SENDING])),
         unsubscribed=Count("id", filter=Q(status=Recipient.UNSUBSCRIBED)),
+        unknown=Count("id", filter=Q(status=Recipient.UNKNOWN)),
     )
     done = counts["total"] - counts["pending"]
     percent = round(100 * done / counts["total"]) if counts["total"] else 0

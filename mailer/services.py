@@ -16,7 +16,7 @@ from django.utils import timezone
 from mailer import stored_secrets, transitions
 from mailer.addresses import is_valid_email, normalize_email
 from mailer.engine import limits, one_off, policy
-from mailer.engine.compose import sample_context, trial_render
+from mailer.engine.compose import read_attachments, sample_context, trial_render
 from mailer.exceptions import MailerError
 from mailer.models import Campaign, CampaignRecipient, GlobalMailAccount, SendLog
 from mailer.suppression import suppressed_among
@@ -36,6 +36,7 @@ def campaign_start(*, campaign: Campaign, user) -> Campaign:
     _require(campaign.can_start, campaign, action="запустить")
     _require_account_enabled()
     _require_renders(campaign)
+    read_attachments(campaign)  # a file gone from storage refuses here, not in every message
     counts = _recipient_counts(campaign)
     if not counts["pending"]:
         raise MailerError(NO_RECIPIENTS)
@@ -79,6 +80,7 @@ def campaign_resume(*, campaign: Campaign, user) -> Campaign:
         if not _recipient_counts(campaign)["pending"]:
             raise MailerError(NO_RECIPIENTS)
         _require_renders(campaign)
+        read_attachments(campaign)
         back_to = Status.SENDING if _has_outcomes(campaign) else Status.READY
     transitions.resume(campaign_id=campaign.pk, status=back_to)
     campaign.refresh_from_db(fields=["status"])
@@ -86,19 +88,25 @@ def campaign_resume(*, campaign: Campaign, user) -> Campaign:
 
 
 @transaction.atomic
-def campaign_retry_failed(*, campaign: Campaign, user) -> int:
-    """Puts recipients whose failure was temporary (or whose send was interrupted) back in
-    the queue. Permanent failures (a rejected or invalid address) are not retried."""
+def campaign_retry_failed(*, campaign: Campaign, user, include_unknown: bool = False) -> int:
+    """Puts recipients whose failure was temporary back in the queue, and those whose outcome
+    is unknown only when staff ask (`include_unknown`: they may get the message twice).
+    Permanent failures (a rejected or invalid address) are not retried."""
     campaign = _locked(campaign)
     _require(campaign.can_retry_failed, campaign, action="повторить")
     _require_account_enabled()
-    retried = transitions.requeue_failed(campaign_id=campaign.pk, now=timezone.now())
+    retried = transitions.requeue_failed(campaign_id=campaign.pk, now=timezone.now(), include_unknown=include_unknown)
     if not retried:
-        permanent = campaign.recipients.filter(status=Recipient.FAILED).count()
-        raise MailerError(
-            "Нет писем для повтора."
-            + (f" {permanent} с постоянными ошибками (адрес отклонён) не повторяются." if permanent else "")
-        )
+        left = dict(campaign.recipients.values_list("status").annotate(n=Count("id")).order_by())
+        refusal = "Нет писем для повтора."
+        if left.get(Recipient.FAILED):
+            refusal += f" {left[Recipient.FAILED]} с постоянными ошибками (адрес отклонён) не повторяются."
+        if left.get(Recipient.UNKNOWN):
+            refusal += (
+                f" {left[Recipient.UNKNOWN]} с неизвестным исходом (письмо могло дойти) повторяются, "
+                "только если отметить «включая неизвестные»."
+            )
+        raise MailerError(refusal)
     return retried
 
 

@@ -12,7 +12,7 @@ state changes and stay with their callers.
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from mailer.delivery_models import DeliverySync, RecipientDelivery
@@ -85,12 +85,15 @@ def resume(*, campaign_id: int, status: str | None) -> None:
     )
 
 
-def requeue_failed(*, campaign_id: int, now: datetime) -> int:
-    """Retry: failures worth another try go back to `pending`, and a finished queue back in
-    line; returns how many recipients went back."""
-    retried = CampaignRecipient.objects.filter(
-        campaign_id=campaign_id, status=Recipient.FAILED, error_kind__in=CampaignRecipient.RETRYABLE_ERROR_KINDS
-    ).update(status=Recipient.PENDING, error_kind="", last_error="", claimed_at=None)
+def requeue_failed(*, campaign_id: int, now: datetime, include_unknown: bool = False) -> int:
+    """Retry: failures worth another try (and, when staff ask, unknown outcomes) go back to
+    `pending`, and a finished queue back in line; returns how many recipients went back."""
+    retryable = Q(status=Recipient.FAILED, error_kind__in=CampaignRecipient.RETRYABLE_ERROR_KINDS)
+    if include_unknown:
+        retryable |= Q(status=Recipient.UNKNOWN)
+    retried = CampaignRecipient.objects.filter(retryable, campaign_id=campaign_id).update(
+        status=Recipient.PENDING, error_kind="", last_error="", claimed_at=None
+    )
     if retried:
         # A paused queue stays paused: it waits for «Возобновить».
         CampaignQueue.objects.filter(campaign_id=campaign_id, status=Queue.COMPLETED).update(
@@ -188,6 +191,25 @@ def record_failed(*, recipient_id: int, kind: str, text: str) -> bool:
     )
 
 
+def record_unknown(*, recipient_id: int, text: str) -> bool:
+    """The connection broke after the message was handed over: it may have arrived."""
+    return bool(
+        CampaignRecipient.objects.filter(pk=recipient_id, status=Recipient.SENDING).update(
+            status=Recipient.UNKNOWN, error_kind=CampaignRecipient.ErrorKind.INTERRUPTED, last_error=text
+        )
+    )
+
+
+def release_claim(*, recipient_id: int, text: str) -> bool:
+    """Not this recipient's fault (the server refused the sender or the message): back in
+    line, untouched by the failure, for when staff resume the campaign."""
+    return bool(
+        CampaignRecipient.objects.filter(pk=recipient_id, status=Recipient.SENDING).update(
+            status=Recipient.PENDING, claimed_at=None, last_error=text
+        )
+    )
+
+
 def record_invalid(*, recipient_id: int, now: datetime, text: str) -> bool:
     """A waiting recipient whose address cannot be sent to fails without a try."""
     return bool(
@@ -211,9 +233,9 @@ def mark_unsubscribed(*, emails: Iterable[str] | QuerySet | None = None, campaig
 
 def mark_interrupted(*, claimed_before: datetime, text: str) -> int:
     """Recipients claimed long ago with no outcome: whether their message went is unknown, so
-    they fail (retryable by staff) instead of being sent again by themselves."""
+    they are marked so instead of being sent again by themselves (staff may retry them)."""
     return CampaignRecipient.objects.filter(status=Recipient.SENDING, claimed_at__lt=claimed_before).update(
-        status=Recipient.FAILED, error_kind=CampaignRecipient.ErrorKind.INTERRUPTED, last_error=text
+        status=Recipient.UNKNOWN, error_kind=CampaignRecipient.ErrorKind.INTERRUPTED, last_error=text
     )
 
 

@@ -1,6 +1,7 @@
 """Shared fixtures: a real SMTP server (aiosmtpd), a local stand-in for the smtp.bz API,
 pinned Moscow working time, and factories for campaigns."""
 
+import asyncio
 import email
 import email.policy
 import json
@@ -18,6 +19,7 @@ from aiosmtpd.controller import Controller
 from django.contrib.auth.models import User
 from django.core.cache import cache
 
+from mailer.engine import shutdown
 from mailer.models import Campaign, CampaignRecipient, GlobalMailAccount
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -35,8 +37,10 @@ def free_port():
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Each test starts with no counters, throttles or lock (its own Redis database)."""
+    """Each test starts with no counters, throttles or lock (its own Redis database), and
+    with no stop requested of the sender."""
     cache.clear()
+    shutdown.reset()
     yield
 
 
@@ -88,29 +92,68 @@ class Received:
 
 
 class RecordingHandler:
-    """Accepts everything except addresses matching a rule; keeps what it received."""
+    """Accepts everything except what a rule refuses; keeps what it received.
+
+    Rules match the recipient's address by suffix ("" matches every address): `refuse` answers
+    RCPT TO, `data_reply` answers the end of DATA (the message is not kept), `drop_after_data`
+    keeps the message and closes the connection without a reply, `close_after` answers 250 and
+    then closes the connection (a server dropping an idle client), `hang_after_data` delays the
+    250 after DATA by that many seconds. `mail_from_reply` answers every MAIL FROM.
+    """
 
     def __init__(self):
         self.reset()
 
     def reset(self):
         self.received = []
+        self.rcpt_seen = []  # every RCPT TO address the server was asked, refused ones too
         self.refuse = {}  # address suffix → SMTP reply, e.g. "550 5.1.1 User unknown"
+        self.data_reply = {}  # address suffix → SMTP reply at the end of DATA
+        self.drop_after_data = set()  # address suffixes
+        self.close_after = set()  # address suffixes
+        self.hang_after_data = {}  # address suffix → seconds
+        self.mail_from_reply = None
         self.on_message = None  # called with each Received, in the server's thread
 
+    @staticmethod
+    def _rule(rules, address):
+        address = address.lower()
+        if isinstance(rules, dict):
+            return next((reply for suffix, reply in rules.items() if address.endswith(suffix)), None)
+        return any(address.endswith(suffix) for suffix in rules)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.mail_from_reply:
+            return self.mail_from_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        for suffix, reply in self.refuse.items():
-            if address.lower().endswith(suffix):
-                return reply
+        self.rcpt_seen.append(address)
+        reply = self._rule(self.refuse, address)
+        if reply:
+            return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        to = envelope.rcpt_tos[0]
+        reply = self._rule(self.data_reply, to)
+        if reply:
+            return reply
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         received = Received(envelope.mail_from, list(envelope.rcpt_tos), message, session.peer, envelope.content)
         self.received.append(received)
         if self.on_message:
             self.on_message(received)
+        if self._rule(self.drop_after_data, to):
+            server.transport.abort()  # delivered, but the client never hears so
+        elif self._rule(self.close_after, to):
+            asyncio.get_running_loop().call_later(0.02, server.transport.close)
+        delay = self._rule(self.hang_after_data, to)
+        if delay:
+            await asyncio.sleep(delay)
         return "250 Message accepted for delivery"
 
     def addresses(self):

@@ -19,7 +19,13 @@ from unfold.enums import ActionVariant
 
 from mailer import services, tasks
 from mailer.admin.base import redirect_after_action, run_action
-from mailer.admin.forms import AddRecipientsForm, CompaniesFilterForm, ConfirmDialogForm, TestEmailForm
+from mailer.admin.forms import (
+    AddRecipientsForm,
+    CompaniesFilterForm,
+    ConfirmDialogForm,
+    RetryFailedForm,
+    TestEmailForm,
+)
 from mailer.models import Campaign
 
 # Each detail and row action and the Campaign predicate it shows by (None: always).
@@ -118,13 +124,13 @@ class CampaignActionsMixin:
             request, came_from if from_list else reverse("admin:mailer_campaign_change", args=[campaign.pk])
         )
 
-    def _staff_action(self, request, campaign, name):
+    def _staff_action(self, request, campaign, name, **options):
         """One of STAFF_ACTIONS on one campaign: the service's answer shown, the admin log written."""
         service, log, success, wakes_sender = STAFF_ACTIONS[name]
         return self._act(
             request,
             campaign,
-            lambda: service(campaign=campaign, user=request.user),
+            lambda: service(campaign=campaign, user=request.user, **options),
             log=log,
             success=success,
             wakes_sender=wakes_sender,
@@ -229,13 +235,15 @@ class CampaignActionsMixin:
         url_path="retry-failed",
         dialog=_dialog(
             "Повторить неудачные письма?",
-            "Вернутся в очередь письма с временными ошибками; адреса, которые сервер отклонил, не повторяются.",
+            "Вернутся в очередь письма с временными ошибками; адреса, которые сервер отклонил, не повторяются. "
+            "Письма с неизвестным исходом — только если отметить «включая неизвестные».",
+            form_class=RetryFailedForm,
             submit="Повторить",
         ),
     )
     def detail_retry_failed(self, request, form, object_id):
         campaign = self._campaign(request, object_id)
-        self._staff_action(request, campaign, "retry")
+        self._staff_action(request, campaign, "retry", include_unknown=form.cleaned_data["include_unknown"])
         return self._back(request, campaign)
 
     @action(

@@ -90,6 +90,18 @@ class ConfirmDialogForm(BaseDialogForm):
     """An action that needs only a confirmation: posting the dialog is the confirmation."""
 
 
+class RetryFailedForm(BaseDialogForm):
+    include_unknown = forms.BooleanField(
+        label="включая неизвестные",
+        required=False,
+        widget=UnfoldBooleanSwitchWidget,
+        help_text=(
+            "Письма, о которых неизвестно, дошли ли они (соединение оборвалось после передачи): "
+            "получатель может получить письмо второй раз."
+        ),
+    )
+
+
 class TestEmailForm(BaseDialogForm):
     to = forms.EmailField(
         label="Адрес для тестового письма",

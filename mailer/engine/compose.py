@@ -11,6 +11,7 @@ from django.core.mail import EmailMultiAlternatives
 from mailer.engine.plain_text import html_to_text
 from mailer.engine.template_values import plain
 from mailer.engine.templating import RenderBudget, compile_template, render_template
+from mailer.exceptions import MailerError
 
 HTML_FOOTER = (
     '\n<p style="margin-top:24px;font-size:12px;color:#6b7280">'
@@ -19,6 +20,11 @@ HTML_FOOTER = (
 )
 TAG_HEADER = "X-Tag"
 TEXT_FOOTER = "\n\n--\nОтписаться от рассылки: {{ unsubscribe_url }}\n"
+
+
+class MessageBuildError(MailerError):
+    """A campaign's message cannot be built (an attachment file is gone or unreadable): the
+    campaign does not start, or the sender pauses it, with this Russian text."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,7 @@ class CampaignTemplate:
             subject=campaign.subject,
             body_html=campaign.body_html,
             body_text=campaign.body_text,
-            attachments=[_read_attachment(a.file) for a in campaign.attachments.all()],
+            attachments=read_attachments(campaign),
         )
 
     def render(self, context):
@@ -81,10 +87,21 @@ def _with_footer(source, footer):
     return source if "unsubscribe_url" in source else source + footer
 
 
+def read_attachments(campaign) -> list[Attachment]:
+    """Every attachment file of the campaign, read now; raises MessageBuildError naming the
+    first one that cannot be read."""
+    return [_read_attachment(a.file) for a in campaign.attachments.all()]
+
+
 def _read_attachment(field_file):
-    with field_file.open("rb") as handle:
-        content = handle.read()
     filename = field_file.name.rsplit("/", 1)[-1]
+    try:
+        with field_file.open("rb") as handle:
+            content = handle.read()
+    except FileNotFoundError as exc:
+        raise MessageBuildError(f"Файла вложения «{filename}» нет в хранилище.") from exc
+    except OSError as exc:
+        raise MessageBuildError(f"Файл вложения «{filename}» не прочитать ({exc.strerror or exc}).") from exc
     mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     return Attachment(filename=filename, content=content, mimetype=mimetype)
 

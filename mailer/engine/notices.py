@@ -9,12 +9,13 @@ from backoffice.notifications import notify
 from mailer import selectors
 from mailer.engine import policy
 from mailer.engine.policy import Deferral
-from mailer.engine.templating import CampaignTemplateError
 from mailer.models import Campaign, CampaignQueue
+from mailer.pii import redact
 
 logger = logging.getLogger(__name__)
 
 Reason = CampaignQueue.DeferReason
+PauseReason = CampaignQueue.PauseReason
 
 
 def deferred(queue: CampaignQueue, deferral: Deferral) -> None:
@@ -55,38 +56,60 @@ def circuit_breaker_opened(queue: CampaignQueue, *, errors: int) -> None:
     )
 
 
-def template_failed(queue: CampaignQueue, error: CampaignTemplateError, *, paused: bool) -> None:
+# What the owner must do after the sender paused a campaign, by pause reason.
+ADVICE = {
+    PauseReason.TEMPLATE_ERROR: "Исправьте шаблон и возобновите кампанию.",
+    PauseReason.BUILD_ERROR: "Загрузите файл вложения заново или удалите его, затем возобновите кампанию.",
+    PauseReason.SENDER_REFUSED: (
+        "Проверьте адрес отправителя и настройки почты, затем возобновите кампанию. "
+        "Получатели не помечены ошибкой: письма уйдут после возобновления."
+    ),
+    PauseReason.MESSAGE_REFUSED: (
+        "Исправьте письмо (размер, вложения, содержание) и возобновите кампанию. "
+        "Получатели не помечены ошибкой: письма уйдут после возобновления."
+    ),
+}
+
+
+def paused_by_sender(queue: CampaignQueue, *, reason: str, detail: str, paused: bool) -> None:
     """Logged each time; the owner hears of it when this pass paused the campaign."""
     logger.error(
-        "Campaign paused: its template does not render",
-        extra={"campaign_id": queue.campaign_id, "queue_id": queue.pk, "error": error.problem},
+        "Campaign paused by the sender",
+        extra={"campaign_id": queue.campaign_id, "queue_id": queue.pk, "pause_reason": reason, "error": redact(detail)},
     )
     if paused:
         _notify_owner(
             queue.campaign,
-            kind="template_error",
+            kind=reason,
             title=f"Кампания «{queue.campaign.name}» остановлена",
-            text=f"{error} Исправьте шаблон и возобновите кампанию.",
+            text=f"{detail} {ADVICE[reason]}",
         )
 
 
 def finished(queue: CampaignQueue, counts: dict) -> None:
     failed = counts.get("failed", 0)
     sent = counts.get("sent", 0)
+    unknown = counts.get("unknown", 0)
     logger.info(
         "Campaign finished",
         extra={
             "campaign_id": queue.campaign_id,
             "queue_id": queue.pk,
-            "finished_with_errors": bool(failed),
+            "finished_with_errors": bool(failed or unknown),
             "sent": sent,
             "failed": failed,
+            "unknown": unknown,
             "unsubscribed": counts.get("unsubscribed", 0),
         },
     )
     text = f"Отправлено: {sent}."
     if failed:
         text += f" Не отправлено: {failed} — их можно повторить кнопкой «Повторить неудачные»."
+    if unknown:
+        text += (
+            f" Неизвестно, дошло ли: {unknown} — соединение оборвалось после передачи письма; "
+            "они повторяются, только если отметить «включая неизвестные»."
+        )
     _notify_owner(
         queue.campaign,
         kind="campaign_finished",

@@ -4,7 +4,7 @@ import logging
 import time
 
 from mailer.engine.compose import CampaignTemplate, Rendered, build_message, new_message_id, sample_context
-from mailer.engine.smtp import SmtpConnection, classify_smtp_error
+from mailer.engine.smtp import SmtpConnection
 from mailer.models import SendLog, SmtpBzQuota
 from mailer.pii import email_log_fields, redact
 from mailer.smtp_bz import quota
@@ -37,12 +37,8 @@ def send_test_message(*, campaign, account, to):
         attachments=template.attachments,
     )
     started = time.monotonic()
-    failure = None
-    try:
-        with SmtpConnection(account) as smtp:
-            smtp.send(message)
-    except OSError as exc:
-        failure = classify_smtp_error(exc)
+    with SmtpConnection(account) as smtp:
+        failure = smtp.send(message)
     took_ms = ms_since(started)
     log = SendLog.objects.create(
         campaign=campaign,

@@ -3,8 +3,8 @@
 A queue whose heartbeat stopped longer than MAILER_STUCK_AFTER_MINUTES ago is reported. A
 recipient claimed without an outcome by a sender that is gone (`interrupted_before`: minutes
 after a kill -9, not half an hour) may or may not have received its message, so it is never
-sent again by itself: it becomes `failed` (interrupted) and staff decide with «Повторить
-неудачные». The next pass then finishes the campaign.
+sent again by itself: it becomes `unknown` (interrupted) and staff decide with «Повторить
+неудачные», ticking «включая неизвестные». The next pass then finishes the campaign.
 """
 
 import logging
@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 INTERRUPTED = (
     "Отправка прервана: неизвестно, дошло ли письмо. "
-    "Повторите вручную («Повторить неудачные»), если уверены, что его нет."
+    "Повторите вручную («Повторить неудачные» с отметкой «включая неизвестные»), если уверены, что его нет."
 )
 
 
@@ -63,5 +63,5 @@ def reconcile_queues(*, now):
     claimed_before = interrupted_before(now=now, lock=cache_view.sender_lock_state())
     interrupted = transitions.mark_interrupted(claimed_before=claimed_before, text=INTERRUPTED)
     if interrupted:
-        logger.warning("Interrupted sends marked failed, not resent", extra={"recipients": interrupted})
+        logger.warning("Interrupted sends marked unknown, not resent", extra={"recipients": interrupted})
     return {"stuck_queues": len(stuck), "interrupted_recipients": interrupted}

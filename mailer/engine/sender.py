@@ -16,13 +16,27 @@ from django.utils import timezone
 
 from mailer import selectors, suppression, transitions
 from mailer.addresses import is_valid_email
-from mailer.engine import limits, notices, policy
-from mailer.engine.compose import CampaignTemplate, build_message, new_message_id, recipient_context
+from mailer.engine import limits, notices, outcomes, policy, shutdown
+from mailer.engine.compose import (
+    CampaignTemplate,
+    MessageBuildError,
+    build_message,
+    new_message_id,
+    recipient_context,
+)
 from mailer.engine.one_off import ms_since
 from mailer.engine.policy import Deferral
-from mailer.engine.smtp import PERMANENT, SendFailure, SmtpConnection, classify_smtp_error
+from mailer.engine.smtp import SmtpConnection
+from mailer.engine.smtp_errors import MESSAGE, PERMANENT, SENDER, SendFailure, Stage
 from mailer.engine.templating import CampaignTemplateError
-from mailer.models import CampaignQueue, CampaignRecipient, GlobalMailAccount, SendLog, SmtpBzQuota, Unsubscribe
+from mailer.models import (
+    CampaignQueue,
+    CampaignRecipient,
+    GlobalMailAccount,
+    SendLog,
+    SmtpBzQuota,
+    Unsubscribe,
+)
 from mailer.pii import email_log_fields, redact
 from mailer.smtp_bz import quota
 from mailer.smtp_bz.delivery_log import campaign_tag
@@ -32,9 +46,13 @@ from mailer.suppression.tokens import make_token, unsubscribe_url
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 200
+# Every few messages the run beats its heartbeat and looks again at what staff may have
+# changed (pause, the account switched off): they take effect within this many messages.
+CHECK_EVERY = 5
 Queue = CampaignQueue.Status
 Recipient = CampaignRecipient.Status
 Reason = CampaignQueue.DeferReason
+PauseReason = CampaignQueue.PauseReason
 INVALID_ADDRESS = "Некорректный адрес e-mail"
 
 
@@ -66,10 +84,14 @@ def process_queues(*, lock: limits.SenderLock | None = None) -> None:
         logger.error("SMTP password cannot be decrypted, nothing sent", extra={"reason": account.smtp_password.reason})
         return
     tried = set()
-    while (queue := selectors.next_queue(now=timezone.now(), exclude=tried)) is not None:
+    while not shutdown.stop_requested() and (queue := selectors.next_queue(now=timezone.now(), exclude=tried)):
         tried.add(queue.pk)
         if CampaignRun(queue, account, lock=lock).run() == RunEnd.STOP_ALL:
             break
+
+
+def _build_failure(exc: Exception) -> str:
+    return f"Письмо не собрать: {type(exc).__name__}: {exc}"
 
 
 class RunEnd:
@@ -86,6 +108,7 @@ class CampaignRun:
         self.transient_errors = queue.consecutive_transient_errors
         self.quota_row = None
         self.unflushed_quota = 0
+        self.since_check = CHECK_EVERY  # the first message checks
 
     # --- the run ------------------------------------------------------------------------
 
@@ -102,8 +125,9 @@ class CampaignRun:
             try:
                 self.template = CampaignTemplate.for_campaign(self.campaign)
             except CampaignTemplateError as exc:
-                self._pause_for_template_error(exc)
-                return RunEnd.NEXT
+                return self._pause(PauseReason.TEMPLATE_ERROR, str(exc))
+            except MessageBuildError as exc:
+                return self._pause(PauseReason.BUILD_ERROR, str(exc))
             with SmtpConnection(self.account) as self.smtp:
                 return self._send_all()
         finally:
@@ -111,23 +135,37 @@ class CampaignRun:
             self._flush_quota()
 
     def _send_all(self):
-        while self._still_in_control():
+        while True:
             self._flush_quota()
             transitions.mark_unsubscribed(campaign_id=self.campaign.pk)
             chunk = self._next_chunk()
             if not chunk:
                 return self._finish()
             for recipient in chunk:
+                if shutdown.stop_requested():
+                    logger.info("Campaign run stopped: the process was asked to stop", extra=self._log_ids())
+                    return RunEnd.STOP_ALL
+                if not self._still_in_control():
+                    logger.info("Campaign run stopped: paused, account off or lock lost", extra=self._log_ids())
+                    return RunEnd.STOP_ALL
                 end = self._send_one(recipient)
                 if end:
                     return end
-        logger.info("Campaign run stopped: paused by staff or lock lost", extra=self._log_ids())
-        return RunEnd.STOP_ALL
 
     def _still_in_control(self):
-        """Beats the queue's heartbeat; False once staff paused it or the lock was lost."""
-        still_processing = transitions.beat(queue_id=self.queue.pk, now=timezone.now())
-        return still_processing and (self.lock is None or self.lock.extend())
+        """Every CHECK_EVERY messages: beats the queue's heartbeat; False once staff paused
+        the campaign, switched the account off, or the lock was lost."""
+        self.since_check += 1
+        if self.since_check < CHECK_EVERY:
+            return True
+        self.since_check = 0
+        if not transitions.beat(queue_id=self.queue.pk, now=timezone.now()):
+            return False
+        if not GlobalMailAccount.objects.filter(pk=self.account.pk, is_enabled=True).exists():
+            # Back in line, with no reason: it goes on when the account is switched on again.
+            transitions.defer(queue_id=self.queue.pk, reason=Reason.NONE, until=None)
+            return False
+        return self.lock is None or self.lock.extend()
 
     def _next_chunk(self):
         pending = self.campaign.recipients.filter(status=Recipient.PENDING)
@@ -146,16 +184,21 @@ class CampaignRun:
             return None
         message_id = new_message_id(self.account, idstring=f"c{self.campaign.pk}.r{recipient.pk}")
         try:
-            # Rendered before the claim: a template that fails leaves the recipient pending
-            # and pauses only its own campaign; the pass goes on with the next one.
+            # Built before the claim: a template or a message that fails leaves the recipient
+            # pending and pauses only its own campaign; the pass goes on with the next one.
             message = self._compose(recipient, message_id)
         except CampaignTemplateError as exc:
-            self._pause_for_template_error(exc)
-            return RunEnd.NEXT
+            return self._pause(PauseReason.TEMPLATE_ERROR, str(exc))
+        except Exception as exc:  # whatever breaks one message must not stop every campaign
+            return self._pause(PauseReason.BUILD_ERROR, _build_failure(exc))
         if not transitions.claim_recipient(recipient_id=recipient.pk, message_id=message_id, now=now):
             return None  # another sender has it
         self.allowance.use()
-        failure, took_ms = self._deliver(message)
+        try:
+            failure, took_ms = self._deliver(message)
+        except Exception as exc:  # Django serialises the message in send(): it broke before a byte went
+            transitions.release_claim(recipient_id=recipient.pk, text=_build_failure(exc))
+            return self._pause(PauseReason.BUILD_ERROR, _build_failure(exc))
         if failure:
             return self._on_failure(recipient, failure, message_id, took_ms)
         self._on_success(recipient, message_id, took_ms)
@@ -208,11 +251,8 @@ class CampaignRun:
 
     def _deliver(self, message):
         started = time.monotonic()
-        try:
-            self.smtp.send(message)
-        except OSError as exc:  # smtplib's errors are OSErrors too
-            return classify_smtp_error(exc), ms_since(started)
-        return None, ms_since(started)
+        failure = self.smtp.send(message)
+        return failure, ms_since(started)
 
     def _on_success(self, recipient, message_id, took_ms):
         # The recipient row is the truth and goes first; the log follows (no transaction:
@@ -235,10 +275,13 @@ class CampaignRun:
         )
 
     def _on_failure(self, recipient, failure: SendFailure, message_id, took_ms):
-        self._record_failure(recipient, failure, message_id, took_ms)
+        if failure.pauses_campaign:
+            return self._pause_for_refusal(recipient, failure, message_id, took_ms)
+        still_there = self._record_failure(recipient, failure, message_id, took_ms)
         if failure.kind == PERMANENT:
-            if failure.unknown_user:
-                suppression.suppress(recipient.email, source=Unsubscribe.Source.BOUNCE, campaign=self.campaign)
+            if failure.unknown_user:  # (its campaign may be gone with the recipient: see _log_send)
+                campaign = self.campaign if still_there else None
+                suppression.suppress(recipient.email, source=Unsubscribe.Source.BOUNCE, campaign=campaign)
             return None
         self._set_transient_errors(self.transient_errors + 1)
         if policy.trips_circuit_breaker(self.transient_errors):
@@ -252,15 +295,26 @@ class CampaignRun:
             self._log_send(recipient, SendLog.Status.FAILED, "", 0, error=INVALID_ADDRESS)
             logger.warning("Email not sent: invalid address", extra=self._log_ids(recipient))
 
+    def _pause_for_refusal(self, recipient, failure, message_id, took_ms):
+        """The sender, the account or the message is refused: the recipient goes back in
+        line and the campaign pauses (the pass stops too when the account is refused: every
+        campaign would meet the same answer)."""
+        self._record_failure(recipient, failure, message_id, took_ms)
+        reason = PauseReason.MESSAGE_REFUSED if failure.kind == MESSAGE else PauseReason.SENDER_REFUSED
+        detail = failure.describe()
+        if failure.stage == Stage.RCPT:  # a policy refusal may yet be about this one address
+            detail += f". Получатель: {recipient.email} — если дело в этом адресе, удалите его из кампании"
+        self._pause(reason, detail)
+        return RunEnd.STOP_ALL if failure.kind == SENDER else RunEnd.NEXT
+
     def _record_failure(self, recipient, failure, message_id, took_ms):
-        still_there = transitions.record_failed(recipient_id=recipient.pk, kind=failure.kind, text=failure.text)
-        self._log_send(
-            recipient, SendLog.Status.FAILED, message_id, took_ms, error=failure.text, still_there=still_there
-        )
+        still_there, error = outcomes.record_failure(recipient.pk, failure)
+        self._log_send(recipient, SendLog.Status.FAILED, message_id, took_ms, error=error, still_there=still_there)
         logger.error(
             "Email send failed",
             extra={
                 **self._log_ids(recipient),
+                "smtp_stage": failure.stage,
                 "error_kind": failure.kind,
                 "error": redact(failure.text),
                 "smtp_message_id": message_id,
@@ -268,15 +322,13 @@ class CampaignRun:
                 "took_ms": took_ms,
             },
         )
+        return still_there
 
     def _log_send(self, recipient, status, message_id, took_ms, *, error="", still_there=True):
-        """`still_there`: staff may delete a recipient while its message is on the way; the
-        log keeps the outcome without pointing at the row that is gone."""
-        SendLog.objects.create(
+        outcomes.log_send(
             campaign_id=self.campaign.pk,
-            recipient_id=recipient.pk if still_there else None,
-            kind=SendLog.Kind.CAMPAIGN,
-            email=recipient.email,
+            recipient=recipient,
+            still_there=still_there,
             status=status,
             provider=self.account.smtp_host,
             smtp_message_id=message_id,
@@ -298,13 +350,11 @@ class CampaignRun:
         self.transient_errors = count
         transitions.set_transient_errors(queue_id=self.queue.pk, count=count)
 
-    def _pause_for_template_error(self, exc: CampaignTemplateError) -> None:
-        paused = transitions.pause(
-            campaign_id=self.campaign.pk,
-            pause_reason=CampaignQueue.PauseReason.TEMPLATE_ERROR,
-            pause_detail=str(exc),
-        )
-        notices.template_failed(self.queue, exc, paused=paused)
+    def _pause(self, reason: str, detail: str) -> str:
+        """The sender stops this campaign for a reason staff must fix; others go on."""
+        paused = transitions.pause(campaign_id=self.campaign.pk, pause_reason=reason, pause_detail=detail)
+        notices.paused_by_sender(self.queue, reason=reason, detail=detail, paused=paused)
+        return RunEnd.NEXT
 
     # --- completion ---------------------------------------------------------------------
 
@@ -313,7 +363,7 @@ class CampaignRun:
         if counts.get(Recipient.PENDING) or counts.get(Recipient.SENDING):
             return RunEnd.NEXT  # claimed by someone still sending, or paused mid-chunk
         if transitions.complete(queue_id=self.queue.pk, now=timezone.now()):
-            if not counts.get(Recipient.FAILED):
+            if not counts.get(Recipient.FAILED) and not counts.get(Recipient.UNKNOWN):
                 transitions.mark_campaign_sent(campaign_id=self.campaign.pk)
             notices.finished(self.queue, counts)
         return RunEnd.NEXT

@@ -1,87 +1,144 @@
-"""The SMTP connection and what its errors mean. Only the sending pipeline uses it."""
+"""The SMTP connection: one per run, reopened when the server closed it, and every failure
+told with the stage it happened at (mailer.engine.smtp_errors says who is to blame)."""
 
-import re
 import smtplib
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail.backends.smtp import EmailBackend
 
+from mailer.engine.smtp_errors import SendFailure, Stage, classify
 from mailer.stored_secrets import reveal
 
-PERMANENT = "permanent"
-TRANSIENT = "transient"
 
-_UNKNOWN_USER = re.compile(
-    r"\b5\.1\.\d\b|user unknown|unknown user|no such user|does not exist|mailbox not found",
-    re.IGNORECASE,
-)
+def _step(stage: str, name: str):
+    """smtplib's method `name`, first noting that the conversation is at `stage`."""
 
+    def method(self, *args, **kwargs):
+        self.stage = stage
+        return getattr(super(_StageTracking, self), name)(*args, **kwargs)
 
-@dataclass(frozen=True)
-class SendFailure:
-    kind: str  # PERMANENT: this address will not work; TRANSIENT: try again later
-    text: str
-    unknown_user: bool = False
+    return method
 
 
-def _decode(value):
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+def _step_after_greeting(stage: str, name: str):
+    """The same for steps that greet the server first (EHLO is a stage of its own)."""
+
+    def method(self, *args, **kwargs):
+        self.ehlo_or_helo_if_needed()
+        self.stage = stage
+        return getattr(super(_StageTracking, self), name)(*args, **kwargs)
+
+    return method
 
 
-def classify_smtp_error(exc):
-    """Maps an exception from sending one message to a SendFailure."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        code, reply = next(iter(exc.recipients.values()), (None, b""))
-        return _by_code(code, _decode(reply))
-    if isinstance(exc, (smtplib.SMTPSenderRefused, smtplib.SMTPAuthenticationError)):
-        # The account, not the address, is refused: every message would fail the same way.
-        return SendFailure(TRANSIENT, f"{exc.smtp_code} {_decode(exc.smtp_error)}")
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return _by_code(exc.smtp_code, _decode(exc.smtp_error))
-    return SendFailure(TRANSIENT, f"{type(exc).__name__}: {exc}".strip().rstrip(":"))
+class _StageTracking:
+    """smtplib's client remembering the step it is at, so a failure names its stage.
+
+    `AFTER_DATA` begins once the message itself has been written to the socket: from then on
+    a lost connection leaves the outcome unknown.
+    """
+
+    stage = Stage.CONNECT
+    connect = _step(Stage.CONNECT, "connect")
+    ehlo = _step(Stage.EHLO, "ehlo")
+    helo = _step(Stage.EHLO, "helo")
+    starttls = _step_after_greeting(Stage.STARTTLS, "starttls")
+    login = _step_after_greeting(Stage.AUTH, "login")
+    mail = _step(Stage.MAIL, "mail")
+    rcpt = _step(Stage.RCPT, "rcpt")
+    data = _step(Stage.DATA, "data")
+
+    def send(self, s):
+        super().send(s)
+        if self.stage == Stage.DATA and isinstance(s, bytes):  # the message, not a command
+            self.stage = Stage.AFTER_DATA
 
 
-def _by_code(code, reply):
-    text = f"{code} {reply}".strip()
-    if code is not None and code >= 500:
-        return SendFailure(PERMANENT, text, unknown_user=bool(_UNKNOWN_USER.search(reply)))
-    return SendFailure(TRANSIENT, text)
+class _SMTP(_StageTracking, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_StageTracking, smtplib.SMTP_SSL):
+    pass
+
+
+class _Backend(EmailBackend):
+    """Django's backend keeping hold of its smtplib client from the moment it connected (Django
+    shows it only once TLS and login succeeded), so a failure there names its stage too."""
+
+    client = None
+
+    @property
+    def connection_class(self):
+        cls = _SMTP_SSL if self.use_ssl else _SMTP
+
+        def connect(*args, **kwargs):
+            self.client = cls(*args, **kwargs)
+            return self.client
+
+        return connect
 
 
 class SmtpConnection:
-    """One SMTP connection reused for a whole batch, reopened after it breaks."""
+    """One SMTP connection reused for a whole run, reopened after the server closed it."""
 
     def __init__(self, account):
         self.account = account
         self._backend = None
 
-    def send(self, message):
-        """Sends one message; raises the SMTP or socket error when it fails."""
+    def send(self, message) -> SendFailure | None:
+        """Sends one message; None when the server accepted it, else what went wrong.
+
+        A reused connection the server dropped while idle (it breaks, with no reply, before
+        the message is handed over) is reopened and the message tried once more.
+        """
+        reused = self._backend is not None
+        failure = self._attempt(message)
+        if failure and reused and failure.dropped and failure.stage in (Stage.MAIL, Stage.RCPT, Stage.DATA):
+            failure = self._attempt(message)
+        return failure
+
+    def _attempt(self, message) -> SendFailure | None:
         if self._backend is None:
-            self._backend = self._open()
+            self._backend = _Backend(**self._params())
+            try:
+                self._backend.open()
+            except OSError as exc:
+                failure = classify(exc, stage=self._stage())
+                self.close()  # never keep a half-open one (no TLS, no login yet)
+                return failure
         try:
             self._backend.send_messages([message])
-        except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused):
-            raise  # the server answered: the connection is still good (smtplib sent RSET)
-        except OSError:
-            self.close()
+        except OSError as exc:  # smtplib's errors are OSErrors too
+            failure = classify(exc, stage=self._stage())
+            if not self._is_open():
+                self.close()  # smtplib closed it (421, a drop): the next message reconnects
+            return failure
+        except Exception:
+            self.close()  # the message broke while Django serialised it: nothing went, start clean
             raise
+        return None
 
-    def _open(self):
+    def _stage(self) -> str:
+        client = self._backend.client if self._backend else None
+        return client.stage if client is not None else Stage.CONNECT
+
+    def _is_open(self) -> bool:
+        connection = self._backend.connection if self._backend else None
+        return connection is not None and connection.sock is not None
+
+    def _params(self) -> dict:
         account = self.account
-        backend = EmailBackend(
-            host=account.smtp_host,
-            port=account.smtp_port,
-            username=account.smtp_username,
-            password=reveal(account.smtp_password),  # an unreadable one refuses, never sends ""
-            use_tls=account.use_tls,
-            use_ssl=account.use_ssl,
-            timeout=settings.MAILER_SMTP_TIMEOUT,
-            fail_silently=False,
-        )
-        backend.open()
-        return backend
+        return {
+            "host": account.smtp_host,
+            "port": account.smtp_port,
+            "username": account.smtp_username,
+            "password": reveal(account.smtp_password),  # an unreadable one refuses, never sends ""
+            "use_tls": account.use_tls,
+            "use_ssl": account.use_ssl,
+            "timeout": settings.MAILER_SMTP_TIMEOUT,
+            "fail_silently": False,
+        }
 
     def close(self):
         backend, self._backend = self._backend, None

@@ -211,7 +211,7 @@ def test_pause_refuses_a_draft(clock, mail_account, owner):
 
 
 def test_retry_failed_requeues_transient_failures_only(clock, inbox, owner):
-    inbox.refuse = {"t@example.com": "451 4.7.1 Try later", "p@example.com": "550 5.7.1 Rejected"}
+    inbox.refuse = {"t@example.com": "451 4.7.1 Try later", "p@example.com": "550 5.2.1 Mailbox disabled"}
     campaign = make_campaign(owner, emails=["t@example.com", "p@example.com", "ok@example.com"])
     start(campaign)
     sender.run_sender_pass()

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from mailer import selectors, services
-from mailer.engine import limits, sender
+from mailer.engine import limits, sender, shutdown
 from mailer.models import GlobalMailAccount, SendLog
 
 
@@ -17,12 +17,16 @@ class Command(BaseCommand):
         if not GlobalMailAccount.load().is_enabled:
             raise CommandError(services.ACCOUNT_DISABLED)
         started, last_log = time.monotonic(), _last_log_id()
-        if not sender.run_sender_pass():
+        with shutdown.stop_on_signals():  # SIGTERM / Ctrl-C: stop after the message in flight
+            sent_a_pass = sender.run_sender_pass()
+        if not sent_a_pass:
             raise CommandError(
                 f"Сейчас отправляет другой процесс (блокировка {limits.SENDER_LOCK_KEY} = "
                 f"{limits.sender_lock_holder()}). Проход пропущен; посмотрите mailer_status."
             )
         self.stdout.write(_summary(last_log, time.monotonic() - started))
+        if shutdown.stop_requested():
+            self.stdout.write("Остановлено по сигналу после письма, которое уже отправлялось.")
 
 
 def _last_log_id():

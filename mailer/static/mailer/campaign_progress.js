@@ -10,7 +10,8 @@
     text("campaign-progress-percent", c.percent + "%");
     text("campaign-progress-status", c.status_text);
     text("campaign-progress-counts", "Отправлено: " + c.sent + " из " + c.total + " · ошибки: " + c.failed +
-         " · отписаны: " + c.unsubscribed + " · ожидают: " + c.pending +
+         " · отписаны: " + c.unsubscribed +
+         (c.unknown ? " · неизвестно, дошло ли: " + c.unknown : "") + " · ожидают: " + c.pending +
          " · лимит в час: " + state.hourly.used + " / " + state.hourly.limit);
     text("campaign-progress-reason", c.reason_text);
     return c.queue_status === "pending" || c.queue_status === "processing";

@@ -142,6 +142,31 @@ def test_retry_failed_from_the_page(client, manager_a, inbox, clock):
     assert sorted(inbox.addresses()) == ["busy@example.com", "ok@example.com"]
 
 
+def test_retry_leaves_unknown_outcomes_alone_unless_staff_tick_them(client, manager_a, inbox, clock):
+    inbox.drop_after_data.add("lost@example.com")
+    inbox.refuse["busy@example.com"] = "451 4.3.0 Try again"
+    campaign = make_campaign(manager_a, emails=["lost@example.com", "busy@example.com", "ok@example.com"])
+    client.force_login(manager_a)
+    said(client.post(detail(campaign, "start"), CONFIRM))
+    sender.run_sender_pass()
+    inbox.drop_after_data.clear()
+    inbox.refuse.clear()
+
+    page = client.get(detail(campaign, "retry-failed")).content.decode()
+    assert "включая неизвестные" in page
+    assert said(client.post(detail(campaign, "retry-failed"), CONFIRM)) == ["В очередь возвращено писем: 1."]
+    assert campaign.recipients.get(email="lost@example.com").status == "unknown"
+    sender.run_sender_pass()
+    assert said(client.post(detail(campaign, "retry-failed"), CONFIRM)) == [
+        "Нет писем для повтора. 1 с неизвестным исходом (письмо могло дойти) повторяются, "
+        "только если отметить «включая неизвестные»."
+    ]
+    ticked = {**CONFIRM, "include_unknown": "on"}
+    assert said(client.post(detail(campaign, "retry-failed"), ticked)) == ["В очередь возвращено писем: 1."]
+    sender.run_sender_pass()
+    assert inbox.addresses().count("lost@example.com") == 2
+
+
 def test_add_recipients_by_hand(client, manager_a, campaign_a):
     client.force_login(manager_a)
     lines = "Иван Петров <Ivan@Example.ru>\nolga@example.ru\nolga@example.ru\nbad@@x\n"

@@ -31,7 +31,7 @@ def test_queue_without_progress_for_30_minutes_is_reported(clock, owner, caplog)
     assert result == {"stuck_queues": 1, "interrupted_recipients": 0}
 
 
-def test_an_interrupted_send_is_marked_failed_and_never_resent(clock, inbox, owner):
+def test_an_interrupted_send_is_marked_unknown_and_never_resent(clock, inbox, owner):
     campaign = make_campaign(owner, recipients=3)
     services.campaign_start(campaign=campaign, user=owner)
     crashed = campaign.recipients.order_by("id").first()
@@ -47,7 +47,7 @@ def test_an_interrupted_send_is_marked_failed_and_never_resent(clock, inbox, own
     sender.run_sender_pass()
 
     crashed.refresh_from_db()
-    assert (crashed.status, crashed.error_kind) == ("failed", "interrupted")
+    assert (crashed.status, crashed.error_kind) == ("unknown", "interrupted")
     assert "неизвестно, дошло ли письмо" in crashed.last_error
     assert len(inbox.received) == 2  # not sent again
     assert CampaignQueue.objects.get(campaign=campaign).status == "completed"
