@@ -17,7 +17,7 @@ def unknown_back_to_failed(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mailer', '0008_queue_status_without_cancelled'),
+        ('mailer', '0009_delivery_statuses'),
     ]
 
     operations = [
