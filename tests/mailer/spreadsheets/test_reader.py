@@ -182,3 +182,13 @@ def test_an_uncalculated_formula_reads_as_uncalculated_and_a_calculated_one_as_i
     [[address, name]] = read_table(book, XLSX, LIMITS).rows
     assert address == "a@example.com" and name is UNCALCULATED  # not None: a blank it is not
     assert read_table(calculated, XLSX, LIMITS).rows == [["a@example.com"]]
+
+
+def test_a_cp1251_csv_whose_cyrillic_starts_past_the_sniffed_beginning_is_read_as_cp1251():
+    ascii_rows = "email,name\n" + "client%05d@example.com,Client\n" * 3000  # > 64 KB of ASCII
+    late = ascii_rows % tuple(range(3000)) + "boris@example.com,Борис\n"
+    assert len(late) > 64 * 1024
+
+    table = read_table(late.encode("cp1251"), CSV, replace(LIMITS, max_rows=5000))
+
+    assert table.rows[-1] == ["boris@example.com", "Борис"]
