@@ -172,13 +172,15 @@ def campaign_progress(campaign: Campaign) -> Progress:
         pending=Count("id", filter=Q(status__in=[Recipient.PENDING, Recipient.SENDING])),
         unsubscribed=Count("id", filter=Q(status=Recipient.UNSUBSCRIBED)),
     )
-    done = counts["total"] - counts["pending"]
-    percent = round(100 * done / counts["total"]) if counts["total"] else 0
+    # The share of those who get a message: unsubscribed recipients are neither progress
+    # (a draft is at 0 %) nor left to do.
+    to_send = counts["total"] - counts["unsubscribed"]
+    percent = round(100 * (to_send - counts["pending"]) / to_send) if to_send else 0
     return Progress(
         id=campaign.pk,
         name=campaign.name,
         status=campaign.status,
-        status_text=campaign.get_status_display(),
+        status_text=campaign_status_text(campaign, failed=counts["failed"])[1],
         percent=percent,
         **counts,
     )
@@ -211,12 +213,31 @@ def reason_text(queue: CampaignQueue | None, *, now: datetime | None = None) -> 
         return f"{what} Исправьте и нажмите «Возобновить»."
     if not queue or not queue.defer_reason:
         return ""
+    if queue.defer_reason == CampaignQueue.DeferReason.SCHEDULED and queue.deferred_until:
+        return f"{scheduled_label(queue.deferred_until)}."
     text = reason_label(queue.defer_reason)
     if queue.deferred_until:
         text += f". Продолжится {_when(queue.deferred_until, now=now)} ({policy.zone_label()})"
     elif queue.defer_reason == CampaignQueue.DeferReason.CIRCUIT_BREAKER:
         text += ". Проверьте настройки почты и возобновите кампанию вручную"
     return text + "."
+
+
+def scheduled_label(at: datetime) -> str:
+    """«Запланирована на 03.12.2026 в 10:00 (МСК)»."""
+    return f"Запланирована на {policy.local_time(at):%d.%m.%Y в %H:%M} ({policy.zone_label()})"
+
+
+def campaign_status_text(campaign: Campaign, *, failed: int) -> tuple[str, str]:
+    """The status as it is, not only as stored: (key, text). A plan names its time; a
+    campaign whose queue finished with failures stays `sending` (to be retried) but says
+    it is over. `campaign.queue` should be fetched with it."""
+    queue = campaign.current_queue
+    if campaign.is_scheduled:
+        return "scheduled", scheduled_label(queue.deferred_until)
+    if campaign.status == Campaign.Status.SENDING and queue is not None and queue.is_completed and failed:
+        return "finished_with_errors", f"Завершена с ошибками ({failed})"
+    return campaign.status, campaign.get_status_display()
 
 
 def _when(moment: datetime, *, now: datetime | None = None) -> str:
@@ -298,12 +319,14 @@ def _next_campaign_at(
     """When the next campaign in line may begin; None: right after the active one ends.
 
     A campaign deferred by a global gate (hours, rate, quota) holds the line until it goes
-    on; one waiting for its owner's daily limit, or paused, lets the next one pass.
+    on; one waiting for its owner's daily limit or its planned time, or paused, lets the
+    next one pass.
     """
     if next_in_line is None:
         return None
     own_wait = max(next_in_line.deferred_until or now, now)
-    if active is None or active.status == Queue.PAUSED or active.defer_reason == CampaignQueue.DeferReason.DAILY_LIMIT:
+    lets_pass = (CampaignQueue.DeferReason.DAILY_LIMIT, CampaignQueue.DeferReason.SCHEDULED)
+    if active is None or active.status == Queue.PAUSED or active.defer_reason in lets_pass:
         return own_wait
     if active.deferred_until and active.deferred_until > now:
         return max(own_wait, active.deferred_until)

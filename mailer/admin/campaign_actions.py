@@ -25,12 +25,15 @@ from mailer.models import Campaign
 # Each detail and row action and the Campaign predicate it shows by (None: always).
 BUTTONS = {
     "detail_start": "can_start",
+    "detail_schedule": "can_schedule",
+    "detail_unschedule": "can_unschedule",
     "detail_pause": "can_pause",
     "detail_resume": "can_resume",
     "detail_test_email": None,
     "detail_retry_failed": "can_retry_failed",
     "detail_add_recipients": "can_add_recipients",
     "detail_from_companies": "can_add_recipients",
+    "detail_duplicate": None,
 }
 
 
@@ -70,7 +73,15 @@ def _dialog(title, description="", form_class=ConfirmDialogForm, submit="Под�
 
 class CampaignActionsMixin:
     actions = ("start_selected", "pause_selected", "resume_selected", "retry_selected")
-    actions_row = ("detail_start", "detail_pause", "detail_resume")  # the row's menu: what applies to it
+    # The row's menu: what applies to it.
+    actions_row = (
+        "detail_start",
+        "detail_schedule",
+        "detail_unschedule",
+        "detail_pause",
+        "detail_resume",
+        "detail_duplicate",
+    )
     actions_detail = tuple(BUTTONS)
 
     # --- which buttons show -----------------------------------------------------------------

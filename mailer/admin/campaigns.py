@@ -14,6 +14,7 @@ from unfold.decorators import display
 from mailer import selectors
 from mailer.admin.base import OwnedAdminMixin
 from mailer.admin.campaign_actions import CampaignActionsMixin
+from mailer.admin.campaign_planning import CampaignPlanningMixin
 from mailer.admin.forms import AttachmentForm, CampaignForm, RecipientForm
 from mailer.engine.compose import CampaignTemplate, sample_context
 from mailer.engine.templating import CampaignTemplateError
@@ -62,7 +63,7 @@ class RecipientInline(TabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(CampaignActionsMixin, OwnedAdminMixin, ModelAdmin):
+class CampaignAdmin(CampaignPlanningMixin, CampaignActionsMixin, OwnedAdminMixin, ModelAdmin):
     form = CampaignForm
     list_display = (
         "name",
@@ -107,15 +108,17 @@ class CampaignAdmin(CampaignActionsMixin, OwnedAdminMixin, ModelAdmin):
     @display(
         description="статус",
         label={
-            "Черновик": "info",
-            "В очереди": "warning",
-            "Отправляется": "primary",
-            "На паузе": "danger",
-            "Отправлена": "success",
+            Campaign.Status.DRAFT: "info",
+            Campaign.Status.READY: "warning",
+            "scheduled": "warning",
+            Campaign.Status.SENDING: "primary",
+            "finished_with_errors": "danger",
+            Campaign.Status.PAUSED: "danger",
+            Campaign.Status.SENT: "success",
         },
     )
     def status_badge(self, obj):
-        return obj.get_status_display()
+        return selectors.campaign_status_text(obj, failed=obj.recipients_failed)
 
     @display(description="отправлено")
     def progress(self, obj):
