@@ -138,7 +138,8 @@ def campaign_duplicate(*, campaign: Campaign, user, with_recipients: bool = Fals
     )
     for attachment in campaign.attachments.all():
         with attachment.file.open("rb") as original:
-            copy.attachments.create(file=File(original, name=str(attachment)))
+            # A folder of the copy's own, so recipients see the file name they saw before.
+            copy.attachments.create(file=File(original, name=f"copy-{copy.pk}/{attachment}"))
     if with_recipients:
         add_recipients(
             campaign=copy,
