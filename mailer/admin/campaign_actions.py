@@ -19,6 +19,7 @@ from unfold.enums import ActionVariant
 
 from mailer import services, tasks
 from mailer.admin.base import redirect_after_action, run_action
+from mailer.admin.campaign_dialogs import RetryFailedForm, StartForm
 from mailer.admin.forms import AddRecipientsForm, CompaniesFilterForm, ConfirmDialogForm, TestEmailForm
 from mailer.models import Campaign
 
@@ -173,7 +174,12 @@ class CampaignActionsMixin:
         permissions=["change"],
         url_path="start",
         variant=ActionVariant.PRIMARY,
-        dialog=_dialog("Запустить кампанию?", "Письма уйдут в рабочее время в пределах лимитов.", submit="Запустить"),
+        dialog=_dialog(
+            "Запустить кампанию?",
+            "Письма уйдут в рабочее время в пределах лимитов.",
+            form_class=StartForm,
+            submit="Запустить",
+        ),
     )
     def detail_start(self, request, form, object_id):
         campaign = self._campaign(request, object_id)
@@ -240,6 +246,7 @@ class CampaignActionsMixin:
         dialog=_dialog(
             "Повторить неудачные письма?",
             "Вернутся в очередь письма с временными ошибками; адреса, которые сервер отклонил, не повторяются.",
+            form_class=RetryFailedForm,
             submit="Повторить",
         ),
     )

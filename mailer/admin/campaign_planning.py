@@ -3,47 +3,14 @@ mailer's zone), «Отменить расписание» and «Дублиров
 the service, as in campaign_actions.py (whose BUTTONS decide when they show).
 """
 
-from django import forms
 from django.urls import reverse
 from unfold.decorators import action
-from unfold.forms import BaseDialogForm
-from unfold.widgets import UnfoldAdminTextInputWidget, UnfoldBooleanSwitchWidget
 
 from mailer import services
 from mailer.admin.base import redirect_after_action
+from mailer.admin.campaign_dialogs import DuplicateForm, ScheduleForm
 from mailer.admin.forms import ConfirmDialogForm
-from mailer.engine import policy
 from mailer.selectors import scheduled_label
-
-
-class DateTimeLocalInput(UnfoldAdminTextInputWidget):
-    """The browser's own date-time picker; the value is read in the mailer's time zone (the
-    admin's current one)."""
-
-    input_type = "datetime-local"
-    format = "%Y-%m-%dT%H:%M"
-
-
-class ScheduleForm(BaseDialogForm):
-    at = forms.DateTimeField(
-        label="Дата и время отправки",
-        widget=DateTimeLocalInput,
-        input_formats=["%Y-%m-%dT%H:%M", "%d.%m.%Y %H:%M"],
-        error_messages={"required": "Укажите дату и время.", "invalid": "Введите дату и время."},
-    )
-
-    def __init__(self, request, *args, **kwargs):
-        super().__init__(request, *args, **kwargs)
-        self.fields["at"].label = f"Дата и время отправки ({policy.zone_label()})"
-
-
-class DuplicateForm(BaseDialogForm):
-    with_recipients = forms.BooleanField(
-        label="Вместе с получателями",
-        required=False,
-        widget=UnfoldBooleanSwitchWidget,
-        help_text="Все снова «Ожидает»; отписавшиеся с тех пор будут отмечены.",
-    )
 
 
 def _dialog(title, description, form_class, submit):

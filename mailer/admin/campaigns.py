@@ -7,18 +7,20 @@ shows by is the campaign's own predicate (Campaign.can_start, …), as the servi
 from django.contrib import admin
 from django.db.models import Count, Q
 from django.utils import timezone
-from django.utils.html import escape, format_html
+from django.utils.html import escape, format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
 
 from mailer import selectors
 from mailer.admin.base import OwnedAdminMixin
 from mailer.admin.campaign_actions import CampaignActionsMixin
+from mailer.admin.campaign_dialogs import retry_notes
 from mailer.admin.campaign_planning import CampaignPlanningMixin
 from mailer.admin.forms import AttachmentForm, CampaignForm, RecipientForm
 from mailer.engine.compose import CampaignTemplate, sample_context
 from mailer.engine.templating import CampaignTemplateError
 from mailer.models import Campaign, CampaignAttachment, CampaignQueue, CampaignRecipient
+from mailer.template_variables import empty_variables
 
 Recipient = CampaignRecipient.Status
 
@@ -153,7 +155,11 @@ class CampaignAdmin(CampaignPlanningMixin, CampaignActionsMixin, OwnedAdminMixin
         # The progress block says at once why the campaign waits; its script keeps it current.
         campaign = self.get_object(request, object_id)
         queue = campaign.current_queue if campaign is not None else None
-        extra_context = {**(extra_context or {}), "queue_reason": selectors.reason_text(queue, now=timezone.now())}
+        extra_context = {
+            **(extra_context or {}),
+            "queue_reason": selectors.reason_text(queue, now=timezone.now()),
+            "retry_notes": retry_notes(campaign) if campaign is not None and campaign.can_retry_failed else [],
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
@@ -190,11 +196,16 @@ class CampaignAdmin(CampaignPlanningMixin, CampaignActionsMixin, OwnedAdminMixin
         # The rendered HTML is a SafeString, which format_html would insert as it is: escape it
         # explicitly so it stays inside the attribute. An empty sandbox: no scripts, no forms,
         # no access to the admin's origin; the admin's Content-Security-Policy applies too.
+        warnings = format_html_join(
+            "", '<li class="text-orange-700 dark:text-orange-400">{}</li>', ((w.text,) for w in empty_variables(obj))
+        )
         return format_html(
+            '<ul id="campaign-preview-warnings" class="text-sm mb-2">{}</ul>'
             '<div class="text-sm mb-2"><b>Тема:</b> {}</div>'
             '<iframe id="campaign-preview" sandbox="" srcdoc="{}" title="Предпросмотр письма" '
             'class="w-full bg-white rounded-default border border-base-200" style="min-height:320px">'
             "</iframe>",
+            warnings,
             rendered.subject,
             escape(str(rendered.html)),
         )

@@ -4,6 +4,7 @@ from email.utils import parseaddr
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.html import escape
 from unfold.forms import BaseDialogForm
 from unfold.widgets import (
     UnfoldAdminEmailInputWidget,
@@ -31,8 +32,12 @@ class CampaignForm(forms.ModelForm):
         model = Campaign
         fields = ("name", "subject", "body_html", "body_text")
         help_texts = {
-            "body_html": "Переменные: {{ name }}, {{ company }}, {{ email }}, {{ unsubscribe_url }} "
-            "и колонки импорта. Если ссылки отписки нет, она добавится в конце письма.",
+            # Admin templates print help texts as HTML: escaped, the quotes stay visible.
+            "body_html": escape(
+                "Переменные: {{ name }}, {{ company }}, {{ email }}, {{ unsubscribe_url }} и колонки импорта. "
+                'Если у кого-то значение пустое, задайте замену: {{ name|default:"коллеги" }}. '
+                "Если ссылки отписки нет, она добавится в конце письма."
+            ),
         }
 
     def clean(self):
@@ -96,7 +101,7 @@ class TestEmailForm(BaseDialogForm):
 class AddRecipientsForm(BaseDialogForm):
     lines = forms.CharField(
         label="Адреса",
-        help_text="По одному на строке: «ivan@example.ru» или «Иван Петров <ivan@example.ru>».",
+        help_text=escape("По одному на строке: «ivan@example.ru» или «Иван Петров <ivan@example.ru>»."),
         widget=UnfoldAdminTextareaWidget(attrs={"rows": 6}),
     )
 

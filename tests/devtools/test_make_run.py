@@ -89,7 +89,9 @@ def test_make_run_serves_the_demo_sends_it_through_the_consumer_and_stops_on_ctr
         assert demo.CAMPAIGN_NAME in campaigns
         campaign_id = re.search(r"/admin/mailer/campaign/(\d+)/change/", campaigns).group(1)
         # The campaign page's «Запустить» button (an unfold detail action with a dialog).
-        _, page = browser.post(f"/admin/mailer/campaign/{campaign_id}/start/", {"_form_submitted": "True"})
+        _, page = browser.post(
+            f"/admin/mailer/campaign/{campaign_id}/start/", {"_form_submitted": "True", "confirm": "True"}
+        )
         assert "поставлена в очередь на отправку" in page
 
         # The consumer's sender runs every 30 s; nothing else is done to make it send.

@@ -12,7 +12,7 @@ from tests.conftest import make_campaign, msk
 
 pytestmark = pytest.mark.django_db
 
-CONFIRM = {"_form_submitted": "on"}
+CONFIRM = {"_form_submitted": "on", "confirm": "on"}  # the start asks to confirm empty variables
 
 
 def detail(campaign, action):

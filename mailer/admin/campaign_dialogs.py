@@ -1,0 +1,100 @@
+"""The campaign actions' dialogs that say something before staff confirm: what «Повторить
+неудачные» will do, which variables are empty before a start or a plan (then a confirmation
+is required), the date-time of a plan, and whether a copy takes the recipients."""
+
+from django import forms
+from django.db.models import Count, Q
+from unfold.forms import BaseDialogForm
+from unfold.widgets import UnfoldAdminTextInputWidget, UnfoldBooleanSwitchWidget
+
+from mailer.engine import policy
+from mailer.models import Campaign, CampaignRecipient
+from mailer.template_variables import empty_variables
+
+Recipient = CampaignRecipient.Status
+
+
+def retry_notes(campaign: Campaign) -> list[str]:
+    """What «Повторить неудачные» will do with this campaign's failures, in numbers."""
+    counts = campaign.recipients.filter(status=Recipient.FAILED).aggregate(
+        retryable=Count("id", filter=Q(error_kind__in=CampaignRecipient.RETRYABLE_ERROR_KINDS)), failed=Count("id")
+    )
+    permanent = counts["failed"] - counts["retryable"]
+    notes = [f"Вернутся в очередь: {counts['retryable']} — временные ошибки или прерванная отправка."]
+    if permanent:
+        notes.append(f"Не повторяются: {permanent} — адрес отклонён сервером или некорректен.")
+    return notes
+
+
+class NotesDialogForm(BaseDialogForm):
+    """A dialog that lists `notes(campaign)` above its fields."""
+
+    form_before_template = "admin/mailer/campaign/dialog_notes.html"
+
+    def __init__(self, request, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        self.campaign = Campaign.objects.visible_to(request.user).filter(pk=self.object_id).first()
+
+    def notes(self, campaign: Campaign) -> list[str]:
+        return []
+
+    def get_before_template_context(self, request, object_id=None):
+        return {"notes": self.notes(self.campaign) if self.campaign else []}
+
+
+class RetryFailedForm(NotesDialogForm):
+    def notes(self, campaign):
+        return retry_notes(campaign)
+
+
+class StartForm(NotesDialogForm):
+    """Warns of variables that print nothing for some recipients and then asks to confirm."""
+
+    confirm_label = "Всё равно запустить"
+
+    def __init__(self, request, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        # Asked only where the action will be tried: a refused one says why instead.
+        self.warnings = empty_variables(self.campaign) if self.campaign and self.campaign.can_start else []
+        if self.warnings:
+            self.fields["confirm"] = forms.BooleanField(
+                label=self.confirm_label,
+                widget=UnfoldBooleanSwitchWidget,
+                error_messages={"required": "Подтвердите: у части получателей переменные пустые."},
+            )
+
+    def notes(self, campaign):
+        return [warning.text for warning in self.warnings]
+
+
+class DateTimeLocalInput(UnfoldAdminTextInputWidget):
+    """The browser's own date-time picker; the value is read in the mailer's time zone (the
+    admin's current one)."""
+
+    input_type = "datetime-local"
+    format = "%Y-%m-%dT%H:%M"
+
+
+class ScheduleForm(StartForm):
+    confirm_label = "Всё равно запланировать"
+
+    at = forms.DateTimeField(
+        label="Дата и время отправки",
+        widget=DateTimeLocalInput,
+        input_formats=["%Y-%m-%dT%H:%M", "%d.%m.%Y %H:%M"],
+        error_messages={"required": "Укажите дату и время.", "invalid": "Введите дату и время."},
+    )
+
+    def __init__(self, request, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        self.fields["at"].label = f"Дата и время отправки ({policy.zone_label()})"
+        self.order_fields(["at"])
+
+
+class DuplicateForm(BaseDialogForm):
+    with_recipients = forms.BooleanField(
+        label="Вместе с получателями",
+        required=False,
+        widget=UnfoldBooleanSwitchWidget,
+        help_text="Все снова «Ожидает»; отписавшиеся с тех пор будут отмечены.",
+    )
