@@ -24,7 +24,9 @@ def test_staff_plan_in_moscow_time_and_see_it_everywhere(client, manager_a, mail
     dialog = client.get(action_url(campaign, "schedule/")).content.decode()
     assert 'type="datetime-local"' in dialog and "(МСК)" in dialog
 
-    posted = client.post(action_url(campaign, "schedule/"), {"_form_submitted": "on", "at": "2026-12-03T10:00"})
+    posted = client.post(
+        action_url(campaign, "schedule/"), {"_form_submitted": "on", "at": "2026-12-03T10:00", "confirm": "on"}
+    )
     assert posted.status_code == 302
     said = [str(m) for m in client.get(posted["Location"]).context["messages"]]
     assert said == ["Кампания «Весенняя» запланирована на 03.12.2026 в 10:00 (МСК)."]
