@@ -151,8 +151,35 @@ def campaign_duplicate(*, campaign: Campaign, user, with_recipients: bool = Fals
     return copy
 
 
-def send_test_email(*, campaign: Campaign, user, to: str) -> SendLog:
-    """Sends one test message now; counts in the hourly rate and writes SendLog(kind=test)."""
+MAX_TEST_ADDRESSES = 5
+
+
+def send_test_emails(
+    *, campaign: Campaign, user, to: list[str], as_recipient: CampaignRecipient | None = None
+) -> list[SendLog]:
+    """A test to up to MAX_TEST_ADDRESSES addresses, each one a test e-mail of its own (the
+    throttle and the hourly rate count every one); all are checked before the first goes."""
+    addresses = list(dict.fromkeys(normalize_email(address) for address in to if address.strip()))
+    if not addresses:
+        raise MailerError("Укажите адрес для тестового письма.")
+    if len(addresses) > MAX_TEST_ADDRESSES:
+        raise MailerError(f"Тестовое письмо можно отправить не больше чем на {MAX_TEST_ADDRESSES} адресов сразу.")
+    if bad := [address for address in addresses if not is_valid_email(address)]:
+        raise MailerError(f"Некорректные адреса: {', '.join(f'«{a}»' for a in bad)}.")
+    logs = []
+    for address in addresses:
+        try:
+            logs.append(send_test_email(campaign=campaign, user=user, to=address, as_recipient=as_recipient))
+        except MailerError as refusal:
+            if not logs:
+                raise
+            raise MailerError(f"Отправлено {len(logs)} из {len(addresses)}. {refusal}") from refusal
+    return logs
+
+
+def send_test_email(*, campaign: Campaign, user, to: str, as_recipient: CampaignRecipient | None = None) -> SendLog:
+    """Sends one test message now, with `as_recipient`'s data (else the first recipient's);
+    counts in the hourly rate and writes SendLog(kind=test)."""
     to = normalize_email(to)
     if not is_valid_email(to):
         raise MailerError(f"«{to}» — некорректный адрес e-mail.")
@@ -168,7 +195,7 @@ def send_test_email(*, campaign: Campaign, user, to: str) -> SendLog:
             f"Достигнут лимит {limit} писем в час. "
             f"Тестовое письмо можно отправить после {policy.local_time(policy.next_hour_start(now=now)):%H:%M}."
         )
-    log = one_off.send_test_message(campaign=campaign, account=account, to=to)
+    log = one_off.send_test_message(campaign=campaign, account=account, to=to, recipient=as_recipient)
     if log.status != log.Status.SENT:
         raise MailerError(f"Тестовое письмо не отправлено: {log.error}")
     return log

@@ -19,8 +19,8 @@ from unfold.enums import ActionVariant
 
 from mailer import services, tasks
 from mailer.admin.base import redirect_after_action, run_action
-from mailer.admin.campaign_dialogs import RetryFailedForm, StartForm
-from mailer.admin.forms import AddRecipientsForm, CompaniesFilterForm, ConfirmDialogForm, TestEmailForm
+from mailer.admin.campaign_dialogs import RetryFailedForm, StartForm, TestEmailForm
+from mailer.admin.forms import AddRecipientsForm, CompaniesFilterForm, ConfirmDialogForm
 from mailer.models import Campaign
 
 # Each detail and row action and the Campaign predicate it shows by (None: always).
@@ -221,20 +221,20 @@ class CampaignActionsMixin:
         url_path="test-email",
         dialog=_dialog(
             "Отправить тестовое письмо",
-            "Письмо уйдёт сразу и учтётся в лимите писем в час.",
+            "Письма уйдут сразу; каждое учтётся в лимите писем в час и в лимите тестовых писем.",
             form_class=TestEmailForm,
             submit="Отправить",
         ),
     )
     def detail_test_email(self, request, form, object_id):
         campaign = self._campaign(request, object_id)
-        to = form.cleaned_data["to"]
+        to, as_recipient = form.cleaned_data["to"], form.cleaned_data["as_recipient"]
         self._act(
             request,
             campaign,
-            lambda: services.send_test_email(campaign=campaign, user=request.user, to=to),
+            lambda: services.send_test_emails(campaign=campaign, user=request.user, to=to, as_recipient=as_recipient),
             log="Тестовое письмо",
-            success=lambda log: f"Тестовое письмо отправлено на {log.email}.",
+            success=lambda logs: f"Тестовое письмо отправлено на {', '.join(log.email for log in logs)}.",
         )
         return self._back(request, campaign)
 

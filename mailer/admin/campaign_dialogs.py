@@ -2,13 +2,17 @@
 неудачные» will do, which variables are empty before a start or a plan (then a confirmation
 is required), the date-time of a plan, and whether a copy takes the recipients."""
 
+import re
+
 from django import forms
 from django.db.models import Count, Q
 from unfold.forms import BaseDialogForm
-from unfold.widgets import UnfoldAdminTextInputWidget, UnfoldBooleanSwitchWidget
+from unfold.widgets import UnfoldAdminTextareaWidget, UnfoldAdminTextInputWidget, UnfoldBooleanSwitchWidget
 
+from mailer.addresses import is_valid_email, normalize_email
 from mailer.engine import policy
 from mailer.models import Campaign, CampaignRecipient
+from mailer.services import MAX_TEST_ADDRESSES
 from mailer.template_variables import empty_variables
 
 Recipient = CampaignRecipient.Status
@@ -97,4 +101,51 @@ class DuplicateForm(BaseDialogForm):
         required=False,
         widget=UnfoldBooleanSwitchWidget,
         help_text="Все снова «Ожидает»; отписавшиеся с тех пор будут отмечены.",
+    )
+
+
+class TestEmailForm(BaseDialogForm):
+    """Up to five addresses at once, and whose data fills the variables."""
+
+    to = forms.CharField(
+        label=f"Адреса (до {MAX_TEST_ADDRESSES}, через запятую или с новой строки)",
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 2}),
+    )
+    as_recipient = forms.CharField(
+        label="Подставить данные получателя",
+        required=False,
+        widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "e-mail получателя кампании"}),
+        help_text="Пусто — данные первого получателя.",
+    )
+
+    def __init__(self, request, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        self.fields["to"].initial = request.user.email
+
+    def clean_to(self):
+        addresses = [address for address in re.split(r"[,;\s]+", self.cleaned_data["to"]) if address]
+        if bad := [address for address in addresses if not is_valid_email(normalize_email(address))]:
+            raise forms.ValidationError(f"Введите корректный адрес e-mail. Не подходит: {', '.join(bad)}.")
+        if len(addresses) > MAX_TEST_ADDRESSES:
+            raise forms.ValidationError(f"Не больше {MAX_TEST_ADDRESSES} адресов сразу.")
+        return addresses
+
+    def clean_as_recipient(self):
+        email = self.cleaned_data["as_recipient"].strip()
+        if not email:
+            return None
+        recipient = recipient_of(self.object_id, self.request.user, email)
+        if recipient is None:
+            raise forms.ValidationError("Такого получателя в кампании нет.")
+        return recipient
+
+
+def recipient_of(campaign_id, user, email: str) -> CampaignRecipient | None:
+    """A recipient of a campaign the user may see, by address (as staff type it)."""
+    return (
+        CampaignRecipient.objects.filter(
+            campaign__in=Campaign.objects.visible_to(user), campaign_id=campaign_id, email=normalize_email(email)
+        )
+        .select_related("company")
+        .first()
     )

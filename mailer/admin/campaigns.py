@@ -7,7 +7,6 @@ shows by is the campaign's own predicate (Campaign.can_start, …), as the servi
 from django.contrib import admin
 from django.db.models import Count, Q
 from django.utils import timezone
-from django.utils.html import escape, format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
 
@@ -16,11 +15,9 @@ from mailer.admin.base import OwnedAdminMixin
 from mailer.admin.campaign_actions import CampaignActionsMixin
 from mailer.admin.campaign_dialogs import retry_notes
 from mailer.admin.campaign_planning import CampaignPlanningMixin
+from mailer.admin.campaign_preview import render_preview
 from mailer.admin.forms import AttachmentForm, CampaignForm, RecipientForm
-from mailer.engine.compose import CampaignTemplate, sample_context
-from mailer.engine.templating import CampaignTemplateError
 from mailer.models import Campaign, CampaignAttachment, CampaignQueue, CampaignRecipient
-from mailer.template_variables import empty_variables
 
 Recipient = CampaignRecipient.Status
 
@@ -155,6 +152,8 @@ class CampaignAdmin(CampaignPlanningMixin, CampaignActionsMixin, OwnedAdminMixin
         # The progress block says at once why the campaign waits; its script keeps it current.
         campaign = self.get_object(request, object_id)
         queue = campaign.current_queue if campaign is not None else None
+        if campaign is not None:  # the same object the preview field gets (one fetch a request)
+            campaign.preview_as = request.GET.get("preview_as", "")[:254]
         extra_context = {
             **(extra_context or {}),
             "queue_reason": selectors.reason_text(queue, now=timezone.now()),
@@ -183,29 +182,8 @@ class CampaignAdmin(CampaignPlanningMixin, CampaignActionsMixin, OwnedAdminMixin
         actions.pop("delete_selected", None)
         return actions
 
-    @display(description="письмо для первого получателя")
+    @display(description="письмо")
     def preview(self, obj):
         if obj is None or obj.pk is None:
             return "Появится после сохранения."
-        try:
-            rendered = CampaignTemplate(subject=obj.subject, body_html=obj.body_html, body_text=obj.body_text).render(
-                sample_context(obj, email="", unsubscribe_url="#")
-            )
-        except CampaignTemplateError as exc:  # the page opens whatever the body; it says why
-            return format_html('<div id="campaign-preview-error" class="text-red-600">{}</div>', str(exc))
-        # The rendered HTML is a SafeString, which format_html would insert as it is: escape it
-        # explicitly so it stays inside the attribute. An empty sandbox: no scripts, no forms,
-        # no access to the admin's origin; the admin's Content-Security-Policy applies too.
-        warnings = format_html_join(
-            "", '<li class="text-orange-700 dark:text-orange-400">{}</li>', ((w.text,) for w in empty_variables(obj))
-        )
-        return format_html(
-            '<ul id="campaign-preview-warnings" class="text-sm mb-2">{}</ul>'
-            '<div class="text-sm mb-2"><b>Тема:</b> {}</div>'
-            '<iframe id="campaign-preview" sandbox="" srcdoc="{}" title="Предпросмотр письма" '
-            'class="w-full bg-white rounded-default border border-base-200" style="min-height:320px">'
-            "</iframe>",
-            warnings,
-            rendered.subject,
-            escape(str(rendered.html)),
-        )
+        return render_preview(obj, preview_as=getattr(obj, "preview_as", ""))

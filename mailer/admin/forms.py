@@ -7,7 +7,6 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils.html import escape
 from unfold.forms import BaseDialogForm
 from unfold.widgets import (
-    UnfoldAdminEmailInputWidget,
     UnfoldAdminSelectMultipleWidget,
     UnfoldAdminSelectWidget,
     UnfoldAdminTextareaWidget,
@@ -84,18 +83,6 @@ class RecipientForm(forms.ModelForm):
 
 class ConfirmDialogForm(BaseDialogForm):
     """An action that needs only a confirmation: posting the dialog is the confirmation."""
-
-
-class TestEmailForm(BaseDialogForm):
-    to = forms.EmailField(
-        label="Адрес для тестового письма",
-        widget=UnfoldAdminEmailInputWidget,
-        error_messages={"invalid": "Введите корректный адрес e-mail."},
-    )
-
-    def __init__(self, request, *args, **kwargs):
-        super().__init__(request, *args, **kwargs)
-        self.fields["to"].initial = request.user.email
 
 
 class AddRecipientsForm(BaseDialogForm):

@@ -108,3 +108,24 @@ def test_the_add_recipients_help_keeps_its_example_address(client, manager_a, ca
     client.force_login(manager_a)
     dialog = client.get(action_url(campaign_a, "add-recipients/")).content.decode()
     assert "«Иван Петров &lt;ivan@example.ru&gt;»" in dialog
+
+
+def test_the_preview_shows_a_chosen_recipient_and_the_text_part(client, manager_a):
+    campaign = make_campaign(
+        manager_a,
+        emails=["anna@example.com", "boris@example.com"],
+        subject="Для {{ name }}",
+        body_text="Привет, {{ name }}",
+    )
+    campaign.recipients.filter(email="boris@example.com").update(name="Борис <b>")
+    client.force_login(manager_a)
+    url = reverse("admin:mailer_campaign_change", args=[campaign.pk])
+    first = client.get(url).content.decode()
+    assert "<b>Тема:</b> Для Клиент 0" in first and '<option value="boris@example.com">' in first
+
+    chosen = client.get(url + "?preview_as=Boris@Example.com").content.decode()
+    assert "<b>Тема:</b> Для Борис &lt;b&gt;" in chosen
+    assert "Данные получателя boris@example.com." in chosen
+    assert '<pre id="campaign-preview-text"' in chosen and "Привет, Борис &lt;b&gt;" in chosen
+    missing = client.get(url + "?preview_as=nobody@example.com").content.decode()
+    assert "Получатель «nobody@example.com» не найден — показан первый." in missing
