@@ -83,7 +83,22 @@ class CampaignActionsMixin:
         "detail_resume",
         "detail_duplicate",
     )
-    actions_detail = tuple(BUTTONS)
+    # The toolbar: what changes the state stays in sight (a campaign shows one or two of
+    # them), the rest is under «Ещё», so the breadcrumbs keep their room at 1440 px.
+    actions_detail = (
+        "detail_start",
+        "detail_schedule",
+        "detail_unschedule",
+        "detail_pause",
+        "detail_resume",
+        "detail_retry_failed",
+        "detail_test_email",
+        {
+            "title": "Ещё",
+            "icon": "more_horiz",
+            "items": ["detail_add_recipients", "detail_from_companies", "detail_duplicate"],
+        },
+    )
 
     # --- which buttons show -----------------------------------------------------------------
 

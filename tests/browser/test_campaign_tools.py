@@ -106,6 +106,7 @@ def test_plan_see_it_everywhere_cancel_and_duplicate(live_server, browser_page, 
     page.wait_for_selector("text=Расписание кампании «Весенняя» отменено: она снова черновик.")
     assert Campaign.objects.get(pk=spring.pk).status == Campaign.Status.DRAFT
 
+    page.click("a:has-text('Ещё')")
     page.click("a:has-text('Дублировать')")
     page.click("#dialog label:has-text('Вместе с получателями')")
     shot(page, "39-duplicate-dialog")
