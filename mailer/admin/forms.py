@@ -16,6 +16,7 @@ from unfold.widgets import (
 
 from backoffice.models import Company
 from mailer.addresses import is_valid_email, normalize_email
+from mailer.admin.body_editor import BodyEditorWidget
 from mailer.attachments import validate_upload
 from mailer.engine.compose import sample_context, trial_render
 from mailer.engine.templating import CampaignTemplateError
@@ -38,6 +39,14 @@ class CampaignForm(forms.ModelForm):
                 "Если ссылки отписки нет, она добавится в конце письма."
             ),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "body_html" in self.fields:  # not while the campaign is read-only
+            # The visual editor offers the fixed variables and the import's columns.
+            first = self.instance.recipients.first() if self.instance.pk else None
+            variables = sorted(first.variables) if first and isinstance(first.variables, dict) else ()
+            self.fields["body_html"].widget = BodyEditorWidget(variables=variables)
 
     def clean(self):
         cleaned = super().clean()

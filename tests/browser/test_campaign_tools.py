@@ -70,7 +70,7 @@ def test_warnings_preview_as_a_recipient_and_a_test_to_several(live_server, brow
     dialog_submit(page)
     page.wait_for_selector("text=поставлена в очередь")
     assert Campaign.objects.get(pk=spring.pk).status != Campaign.Status.DRAFT  # the start woke the sender
-    assert watch.csp_problems() == []
+    assert watch.csp_problems() == [], watch.csp_problems()
 
 
 def test_plan_see_it_everywhere_cancel_and_duplicate(live_server, browser_page, spring, mail_account):
@@ -116,7 +116,7 @@ def test_plan_see_it_everywhere_cancel_and_duplicate(live_server, browser_page, 
     assert page.url.endswith(f"/mailer/campaign/{copy.pk}/change/")
     assert copy.recipients.count() == 3
     shot(page, "40-the-copy")
-    assert watch.csp_problems() == []
+    assert watch.csp_problems() == [], watch.csp_problems()
 
 
 def test_a_finish_with_errors_says_so_and_what_a_retry_will_do(live_server, browser_page, spring):
@@ -139,4 +139,39 @@ def test_a_finish_with_errors_says_so_and_what_a_retry_will_do(live_server, brow
     page.click("a:has-text('Повторить неудачные')")
     page.wait_for_selector("#dialog-notes:has-text('Не повторяются: 1')")
     shot(page, "43-retry-dialog")
-    assert watch.csp_problems() == []
+    assert watch.csp_problems() == [], watch.csp_problems()
+
+
+def test_the_visual_editor_writes_the_html_and_refuses_what_it_would_mangle(live_server, browser_page, spring):
+    page, admin = browser_page, live_server.url + "/admin/"
+    watch = Watch(page)
+    log_in(page, live_server, "olga")
+    page.goto(admin + "mailer/campaign/add/")
+    page.fill("input[name=name]", "Визуальная")
+    page.fill("input[name=subject]", "Новости")
+    page.click("button:has-text('Визуальный редактор')")
+    page.click("trix-editor")
+    page.keyboard.type("Здравствуйте, ")
+    page.select_option("select.body-editor-variable", "name")
+    page.keyboard.type("! Скидка для вас.")
+    page.click("button[data-trix-attribute=bold]")
+    page.keyboard.type("Важно")
+    shot(page, "44-visual-editor")
+    page.click("button[name=_continue]")
+    page.wait_for_selector("text=Сохранено")
+    body = Campaign.objects.get(name="Визуальная").body_html
+    assert "Здравствуйте, {{ name }}! Скидка для вас." in body and "<strong>Важно</strong>" in body
+
+    hostile = '<table><tr><td>Цена</td></tr></table><img src="/pwned.png"><p onclick="x()">Текст</p>'
+    Campaign.objects.filter(pk=spring.pk).update(body_html=hostile)
+    page.goto(admin + f"mailer/campaign/{spring.pk}/change/")
+    page.click("button:has-text('Визуальный редактор')")
+    page.wait_for_selector("text=В визуальном редакторе не открыть: в письме есть обработчики событий (on…).")
+    Campaign.objects.filter(pk=spring.pk).update(body_html=hostile.replace(' onclick="x()"', ""))
+    page.reload()
+    page.click("button:has-text('Визуальный редактор')")
+    page.wait_for_selector("text=В визуальном редакторе не открыть: в письме есть table, img.")
+    assert page.locator("textarea[name=body_html]").is_visible()
+    shot(page, "45-visual-editor-refuses-a-table")
+    assert not [request for request in watch.requests if "pwned" in request]
+    assert watch.csp_problems() == [], watch.csp_problems()
