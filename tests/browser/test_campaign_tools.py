@@ -175,3 +175,27 @@ def test_the_visual_editor_writes_the_html_and_refuses_what_it_would_mangle(live
     shot(page, "45-visual-editor-refuses-a-table")
     assert not [request for request in watch.requests if "pwned" in request]
     assert watch.csp_problems() == [], watch.csp_problems()
+
+
+def test_a_pause_pressed_as_the_campaign_finishes_answers_and_closes_the_dialog(live_server, browser_page, spring):
+    page, admin = browser_page, live_server.url + "/admin/"
+    refused = []
+    page.on("response", lambda response: response.status >= 400 and refused.append((response.status, response.url)))
+    Campaign.objects.filter(pk=spring.pk).update(status=Campaign.Status.SENDING)
+    CampaignQueue.objects.create(campaign=spring, queued_at=msk(2026, 11, 30, 9, 0), status="processing")
+    log_in(page, live_server, "olga")
+    page.goto(admin + f"mailer/campaign/{spring.pk}/change/")
+    page.click("a:has-text('Пауза')")
+    page.wait_for_selector("#dialog button[type=submit]")
+
+    # Meanwhile the sender finishes the last message.
+    spring.recipients.update(status=CampaignRecipient.Status.SENT)
+    CampaignQueue.objects.filter(campaign=spring).update(status="completed")
+    Campaign.objects.filter(pk=spring.pk).update(status=Campaign.Status.SENT)
+    dialog_submit(page)
+    page.wait_for_selector("text=в статусе «Отправлена» нельзя поставить на паузу")
+    page.wait_for_selector("#campaign-progress-status:has-text('Отправлена')")
+    page.wait_for_selector("#campaign-progress[data-percent='100']")
+    shot(page, "46-pause-after-the-finish")
+    assert not page.locator("#dialog").is_visible()
+    assert [r for r in refused if "favicon" not in r[1]] == []

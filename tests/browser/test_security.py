@@ -131,7 +131,9 @@ def test_an_ordinary_preview_shows_the_whole_letter(live_server, browser_page):
     assert frame.locator("h2").evaluate("h => getComputedStyle(h).color") == "rgb(37, 99, 235)"
     # The footer's style="…" no longer ends the attribute: the whole footer is inside the frame.
     assert "Отписаться от рассылки" in frame.locator("body").inner_text()
-    assert page.locator("text=Вы получили это письмо").count() == 0  # not leaked onto the admin page
+    # Not leaked onto the admin page: outside the frame it is only the plain-text part, as text.
+    on_the_page = page.locator("text=Вы получили это письмо")
+    assert on_the_page.count() == 1 and on_the_page.evaluate("e => e.id") == "campaign-preview-text"
     shot(page, "21-preview")
 
 
