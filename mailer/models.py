@@ -106,8 +106,7 @@ class Campaign(models.Model):
         related_name="campaigns",
     )
     status = models.CharField("статус", max_length=16, choices=Status, default=Status.DRAFT)
-    # When staff asked it to begin; its queue waits until then (DeferReason.SCHEDULED).
-    scheduled_at = models.DateTimeField("запланирована на", null=True, blank=True)
+    scheduled_at = models.DateTimeField("запланирована на", null=True, blank=True)  # its queue waits till then
     created_at = models.DateTimeField("создана", auto_now_add=True)
     updated_at = models.DateTimeField("изменена", auto_now=True)
 
@@ -141,11 +140,8 @@ class Campaign(models.Model):
         """In the sender's hands and not finished (a campaign finished with errors stays
         «Отправляется» with its queue completed: there is nothing left to pause)."""
         queue = self.current_queue
-        return (
-            self.status in self.IN_SENDERS_HANDS
-            and (queue is None or not queue.is_completed)
-            and not self.is_scheduled  # a plan is cancelled instead
-        )
+        unfinished = queue is None or not queue.is_completed
+        return self.status in self.IN_SENDERS_HANDS and unfinished and not self.is_scheduled  # plans: cancelled
 
     @property
     def can_resume(self) -> bool:
@@ -153,28 +149,15 @@ class Campaign(models.Model):
         if self.status == self.Status.PAUSED:
             return True
         queue = self.current_queue
-        return (
-            self.status in self.IN_SENDERS_HANDS
-            and queue is not None
-            and queue.is_deferred
-            and not queue.is_scheduled  # staff's own plan is not cut short by «Возобновить»
-        )
-
-    @property
-    def can_schedule(self) -> bool:
-        """A draft may be planned for later instead of started now."""
-        return self.can_start
+        deferred = queue is not None and queue.is_deferred and not self.is_scheduled  # a plan is not cut short
+        return self.status in self.IN_SENDERS_HANDS and deferred
 
     @property
     def is_scheduled(self) -> bool:
-        """Waiting in line for the time staff planned (the sender has not taken it yet)."""
+        """Planned by staff (as a draft that can_start may be); a draft again if cancelled in time."""
         queue = self.current_queue
-        return self.status == self.Status.READY and queue is not None and queue.is_scheduled
-
-    @property
-    def can_unschedule(self) -> bool:
-        """A plan is cancelled back into a draft while the sender has not taken it."""
-        return self.is_scheduled
+        planned = queue is not None and queue.is_deferred and queue.defer_reason == CampaignQueue.DeferReason.SCHEDULED
+        return self.status == self.Status.READY and planned
 
     @property
     def can_retry_failed(self) -> bool:
@@ -326,11 +309,6 @@ class CampaignQueue(models.Model):
     def is_deferred(self) -> bool:
         """Waiting in line for a gate to open at `deferred_until`."""
         return self.status == self.Status.PENDING and self.deferred_until is not None
-
-    @property
-    def is_scheduled(self) -> bool:
-        """Waiting for the time staff planned, not for a gate."""
-        return self.is_deferred and self.defer_reason == self.DeferReason.SCHEDULED
 
 
 class SendLog(models.Model):

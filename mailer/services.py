@@ -48,7 +48,7 @@ def campaign_schedule(*, campaign: Campaign, user, at: datetime) -> Campaign:
     """Draft → `ready`, its queue waiting until `at` (DeferReason.SCHEDULED): checked,
     throttled and counted as a start now; every gate still applies when the time comes."""
     campaign = _locked(campaign)
-    _require(campaign.can_schedule, campaign, action="запланировать")
+    _require(campaign.can_start, campaign, action="запланировать")
     now = timezone.now()
     if timezone.is_naive(at):
         raise MailerError("Укажите время с часовым поясом.")
@@ -66,7 +66,7 @@ def campaign_schedule(*, campaign: Campaign, user, at: datetime) -> Campaign:
 def campaign_unschedule(*, campaign: Campaign, user) -> Campaign:
     """A planned campaign that has not begun becomes a draft again (text editable)."""
     campaign = _locked(campaign)
-    _require(campaign.can_unschedule, campaign, action="снять с расписания")
+    _require(campaign.is_scheduled, campaign, action="снять с расписания")
     if not transitions.unschedule(campaign_id=campaign.pk):
         raise MailerError(f"Кампания «{campaign.name}» уже начала отправку — поставьте её на паузу.")
     campaign.refresh_from_db(fields=["status", "scheduled_at"])

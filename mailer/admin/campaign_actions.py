@@ -26,8 +26,8 @@ from mailer.models import Campaign
 # Each detail and row action and the Campaign predicate it shows by (None: always).
 BUTTONS = {
     "detail_start": "can_start",
-    "detail_schedule": "can_schedule",
-    "detail_unschedule": "can_unschedule",
+    "detail_schedule": "can_start",
+    "detail_unschedule": "is_scheduled",
     "detail_pause": "can_pause",
     "detail_resume": "can_resume",
     "detail_test_email": None,
