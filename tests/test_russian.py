@@ -46,6 +46,9 @@ def test_the_campaign_page_reads_right(client, owner):
     assert "5 получателей" in page
     listing = client.get(reverse("admin:mailer_campaign_changelist")).content.decode()
     assert "1 кампания" in listing
+    deleting = client.get(reverse("admin:mailer_campaign_delete", args=[campaign.pk])).content.decode()
+    assert "Удалить: кампания «Осенняя рассылка»? Вместе с этим удалится всё, что ниже:" in deleting
+    assert "Да, удалить" in deleting
 
 
 def test_saving_says_it_without_a_gender(client, owner):
