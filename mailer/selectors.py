@@ -16,13 +16,13 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
 
+from mailer.campaign_status import OTHER_MANAGERS_CAMPAIGN, Planned, campaign_status_text, planned, scheduled_label
 from mailer.engine import limits, policy
 from mailer.models import Campaign, CampaignQueue, CampaignRecipient, GlobalMailAccount, SendLog, SmtpBzQuota
 
 Queue = CampaignQueue.Status
 Recipient = CampaignRecipient.Status
 WAITING = (Queue.PENDING, Queue.PROCESSING)
-OTHER_MANAGERS_CAMPAIGN = "Кампания другого менеджера"
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,7 @@ class Snapshot:
     hourly: HourlyUsage
     quota: QuotaState
     working_hours: bool
+    planned: list[Planned]  # the soonest PLANNED_SHOWN
 
 
 @dataclass(frozen=True)
@@ -223,23 +224,6 @@ def reason_text(queue: CampaignQueue | None, *, now: datetime | None = None) -> 
     return text + "."
 
 
-def scheduled_label(at: datetime) -> str:
-    """«Запланирована на 03.12.2026 в 10:00 (МСК)»."""
-    return f"Запланирована на {policy.local_time(at):%d.%m.%Y в %H:%M} ({policy.zone_label()})"
-
-
-def campaign_status_text(campaign: Campaign, *, failed: int) -> tuple[str, str]:
-    """The status as it is, not only as stored: (key, text). A plan names its time; a
-    campaign whose queue finished with failures stays `sending` (to be retried) but says
-    it is over. `campaign.queue` should be fetched with it."""
-    queue = campaign.current_queue
-    if campaign.is_scheduled:
-        return "scheduled", scheduled_label(queue.deferred_until)
-    if campaign.status == Campaign.Status.SENDING and queue is not None and queue.is_completed and failed:
-        return "finished_with_errors", f"Завершена с ошибками ({failed})"
-    return campaign.status, campaign.get_status_display()
-
-
 def _when(moment: datetime, *, now: datetime | None = None) -> str:
     local = policy.local_time(moment)
     if now is not None and local.date() == policy.local_time(now).date():
@@ -250,9 +234,15 @@ def _when(moment: datetime, *, now: datetime | None = None) -> str:
 # --- the whole picture ------------------------------------------------------------------------------
 
 
-def active_queue() -> CampaignQueue | None:
+def in_line(*, now: datetime) -> QuerySet:
+    """Queues waiting or being sent; a planned one joins the line at its time."""
+    planned_later = Q(defer_reason=CampaignQueue.DeferReason.SCHEDULED, deferred_until__gt=now)
+    return CampaignQueue.objects.filter(status__in=WAITING).exclude(planned_later)
+
+
+def active_queue(*, now: datetime) -> CampaignQueue | None:
     """The queue the sender works on now, else the next one in line (maybe deferred)."""
-    queues = CampaignQueue.objects.select_related("campaign").filter(status__in=WAITING)
+    queues = in_line(now=now).select_related("campaign")
     return queues.filter(status=Queue.PROCESSING).first() or queues.first()
 
 
@@ -274,8 +264,8 @@ def quota_state() -> QuotaState:
 
 def snapshot(*, now: datetime, can_see: Callable[[Campaign], bool] = lambda campaign: True) -> Snapshot:
     """The whole picture; `can_see(campaign)` hides other managers' campaign names."""
-    active = active_queue()
-    waiting = CampaignQueue.objects.filter(status__in=WAITING)
+    active = active_queue(now=now)
+    waiting = in_line(now=now)
     if active:
         waiting = waiting.exclude(pk=active.pk)
     next_in_line = waiting.order_by("-priority", "queued_at").first()
@@ -292,6 +282,7 @@ def snapshot(*, now: datetime, can_see: Callable[[Campaign], bool] = lambda camp
         hourly=hourly_usage(now=now),
         quota=quota_state(),
         working_hours=policy.is_working_hours(now=now),
+        planned=planned(now=now, can_see=can_see),
     )
 
 

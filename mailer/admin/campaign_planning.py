@@ -10,7 +10,7 @@ from mailer import services
 from mailer.admin.base import redirect_after_action
 from mailer.admin.campaign_dialogs import DuplicateForm, ScheduleForm
 from mailer.admin.forms import ConfirmDialogForm
-from mailer.selectors import scheduled_label
+from mailer.campaign_status import scheduled_label
 
 
 def _dialog(title, description, form_class, submit):

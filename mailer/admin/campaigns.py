@@ -17,6 +17,7 @@ from mailer.admin.campaign_dialogs import retry_notes
 from mailer.admin.campaign_planning import CampaignPlanningMixin
 from mailer.admin.campaign_preview import render_preview
 from mailer.admin.forms import AttachmentForm, CampaignForm, RecipientForm
+from mailer.campaign_status import campaign_status_text
 from mailer.models import Campaign, CampaignAttachment, CampaignQueue, CampaignRecipient
 
 Recipient = CampaignRecipient.Status
@@ -117,7 +118,7 @@ class CampaignAdmin(CampaignPlanningMixin, CampaignActionsMixin, OwnedAdminMixin
         },
     )
     def status_badge(self, obj):
-        return selectors.campaign_status_text(obj, failed=obj.recipients_failed)
+        return campaign_status_text(obj, failed=obj.recipients_failed)
 
     @display(description="отправлено")
     def progress(self, obj):

@@ -97,7 +97,7 @@ def test_plan_see_it_everywhere_cancel_and_duplicate(live_server, browser_page, 
     page.wait_for_selector("text=Запланирована на 03.12.2026 в 10:00 (МСК).")
     shot(page, "37-queue-with-a-plan")
     page.goto(admin)
-    page.wait_for_selector("#dash-reason:has-text('Запланирована на 03.12.2026 в 10:00 (МСК).')")
+    page.wait_for_selector("#dash-planned:has-text('Весенняя — 03.12.2026 в 10:00 (МСК)')")
     shot(page, "38-dashboard-with-a-plan")
 
     page.goto(admin + f"mailer/campaign/{spring.pk}/change/")

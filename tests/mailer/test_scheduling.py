@@ -52,8 +52,14 @@ def test_a_planned_campaign_does_not_hold_up_one_started_now(clock, inbox, owner
     services.campaign_start(campaign=make_campaign(owner, emails=["now@example.com"], name="Сейчас"), user=owner)
     sender.run_sender_pass()
     assert inbox.addresses() == ["now@example.com"]
+    # Not in line before its time: the dashboard and the poll list it apart.
     snapshot = selectors.snapshot(now=msk(2026, 11, 30, 10, 1))
-    assert (snapshot.active_campaign.name, snapshot.reason_text) == ("Потом", SAID)
+    assert (snapshot.active_campaign, snapshot.queued_count) == (None, 0)
+    assert [(p.name, p.at) for p in snapshot.planned] == [("Потом", PLANNED)]
+    other = selectors.snapshot(now=msk(2026, 11, 30, 10, 1), can_see=lambda campaign: False)
+    assert [(p.id, p.name) for p in other.planned] == [(None, "Кампания другого менеджера")]
+    due = selectors.snapshot(now=PLANNED)
+    assert (due.active_campaign.name, due.reason_text) == ("Потом", SAID)  # its time came: first in line
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,8 @@ def test_staff_plan_in_moscow_time_and_see_it_everywhere(client, manager_a, mail
     assert label in client.get(reverse("admin:mailer_campaign_changelist")).content.decode()
     assert SAID in client.get(reverse("admin:mailer_campaignqueue_changelist")).content.decode()
     assert SAID in client.get(page).content.decode()
-    assert SAID in client.get(reverse("admin:index")).content.decode()
+    dashboard = client.get(reverse("admin:index")).content.decode()
+    assert "Весенняя</a> — 03.12.2026 в 10:00 (МСК)" in dashboard
     polled = client.get(reverse("mailer_poll") + f"?campaign={campaign.pk}").json()
     assert (polled["campaign"]["status_text"], polled["campaign"]["reason_text"]) == (label, SAID)
     assert polled["campaign"]["reason_code"] == "scheduled"
