@@ -36,3 +36,14 @@ def test_a_manager_is_created_in_one_form(client):
 def test_the_login_page_is_in_russian(client):
     page = client.get("/admin/login/").content.decode()
     assert "Вход в" in page and "Welcome back" not in page and "Return to site" not in page
+
+
+def test_permissions_are_named_in_russian(client):
+    from django.contrib.auth.models import Permission
+
+    assert Permission.objects.get(codename="add_campaign").name == "Добавление: кампания"
+    assert Permission.objects.get(codename="view_user").name == "Просмотр: пользователь"
+    boss = User.objects.create_superuser("boss", "boss@crm.example", "pass")
+    client.force_login(boss)
+    page = client.get(f"/admin/auth/user/{boss.pk}/change/").content.decode()
+    assert "Can add" not in page and "Изменение: кампания" in page
