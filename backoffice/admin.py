@@ -1,6 +1,7 @@
 """CRM screens: companies and contacts, notifications, the audit log, users, login attempts."""
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
@@ -13,9 +14,11 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import RangeDateFilter, RelatedDropdownFilter
 from unfold.decorators import display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
+from unfold.widgets import UnfoldBooleanSwitchWidget
 
 from backoffice.admin_mixins import ReadOnlyAdminMixin, SuperuserOnlyMixin
 from backoffice.models import Company, Contact, Notification
+from backoffice.permissions import MANAGER_GROUP
 
 admin.site.site_title = admin.site.site_header = "CRM-рассылки"
 admin.site.index_title = "Главная"
@@ -23,11 +26,40 @@ admin.site.unregister(User)
 admin.site.unregister(Group)
 
 
+class NewUserForm(UserCreationForm):
+    """One screen for a new colleague: name, e-mail, password, and whether they are a
+    manager (staff in the «Менеджер» group), instead of a second screen with a group picker."""
+
+    class Meta(UserCreationForm.Meta):
+        fields = ("username", "first_name", "last_name", "email")
+
+    is_manager = forms.BooleanField(
+        label="Менеджер",
+        required=False,
+        initial=True,
+        widget=UnfoldBooleanSwitchWidget,
+        help_text="Входит в админку, ведёт свои кампании, видит компании и контакты.",
+    )
+
+    def save(self, commit=True):
+        self.instance.is_staff = self.instance.is_staff or self.cleaned_data["is_manager"]
+        return super().save(commit)
+
+    def _save_m2m(self):
+        # The admin saves the user first, then calls this: the group needs the user's id.
+        super()._save_m2m()
+        if self.cleaned_data["is_manager"]:
+            self.instance.groups.add(Group.objects.get_or_create(name=MANAGER_GROUP)[0])
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin, ModelAdmin):
     form = UserChangeForm
-    add_form = UserCreationForm
+    add_form = NewUserForm
     change_password_form = AdminPasswordChangeForm
+    add_fieldsets = (
+        (None, {"fields": ("username", "first_name", "last_name", "email", "is_manager", "password1", "password2")}),
+    )
 
 
 @admin.register(Group)

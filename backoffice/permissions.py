@@ -4,7 +4,9 @@ Kept in code and applied after every migrate, so a new permission reaches the gr
 next deploy without a hand edit.
 """
 
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
+from django.utils import translation
 
 MANAGER_GROUP = "Менеджер"
 
@@ -42,3 +44,28 @@ def ensure_manager_group(**kwargs):
     ]
     group.permissions.set(permissions)
     return group
+
+
+# Django names permissions «Can add кампания»; the user and group forms list them by name.
+PERMISSION_ACTIONS = {"add": "Добавление", "change": "Изменение", "delete": "Удаление", "view": "Просмотр"}
+
+
+def name_permissions_in_russian(**kwargs):
+    """«Добавление: кампания» for each model's four default permissions (after every migrate:
+    Django creates new ones with its English names and never renames them)."""
+    with translation.override(settings.LANGUAGE_CODE):  # Django's own models: «пользователь»
+        _rename_permissions()
+
+
+def _rename_permissions():
+    renamed = []
+    for permission in Permission.objects.select_related("content_type"):
+        action, _, model_name = permission.codename.partition("_")
+        model = permission.content_type.model_class()
+        if action not in PERMISSION_ACTIONS or model is None or model_name != permission.content_type.model:
+            continue
+        name = f"{PERMISSION_ACTIONS[action]}: {model._meta.verbose_name}"[:255]  # str() under the override
+        if permission.name != name:
+            permission.name = name
+            renamed.append(permission)
+    Permission.objects.bulk_update(renamed, ["name"])

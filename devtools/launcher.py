@@ -89,6 +89,15 @@ def demo_relaxations(environ):
     ]
 
 
+def daily_limit_line():
+    """What the demo keeps: the manager's daily limit lives in the database, not in a setting."""
+    from mailer.models import GlobalMailAccount
+
+    limit = GlobalMailAccount.load().per_user_daily_limit
+    what = f"{limit} писем в день" if limit else "без лимита"
+    return f"дневной лимит менеджера: {what} (меняется в «Настройках почты», 0 — без лимита)."
+
+
 def port_is_free(host, port):
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

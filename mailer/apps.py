@@ -6,4 +6,7 @@ class MailerConfig(AppConfig):
     verbose_name = "Рассылки"
 
     def ready(self):
+        from config import sqlite_unicode
         from mailer import checks  # noqa: F401  (registers the deployment checks)
+
+        sqlite_unicode.connect()  # «весен» finds «Весенняя» in the embedded demo too

@@ -1,71 +1,9 @@
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from mailer.account_models import GlobalMailAccount, SmtpBzQuota  # noqa: F401 — their home is apart
 from mailer.attachments import AttachmentStorage
-from mailer.stored_secrets import EncryptedField
-
-
-class GlobalMailAccount(models.Model):
-    """The one SMTP account every campaign sends through (a singleton row, pk=1)."""
-
-    is_enabled = models.BooleanField("отправка включена", default=False)
-    smtp_host = models.CharField("SMTP-сервер", max_length=255, default="connect.smtp.bz")
-    smtp_port = models.PositiveIntegerField("порт", default=587)
-    smtp_username = models.CharField("логин", max_length=255, blank=True)
-    smtp_password = EncryptedField("пароль", max_length=255, blank=True)  # encrypted at rest
-    use_tls = models.BooleanField("STARTTLS", default=True)
-    use_ssl = models.BooleanField("SSL", default=False)
-    from_email = models.CharField("адрес отправителя", max_length=254, default="noreply@example.com")
-    from_name = models.CharField("имя отправителя", max_length=255, blank=True)
-    reply_to = models.CharField("адрес для ответа", max_length=254, blank=True)
-    per_user_daily_limit = models.PositiveIntegerField(
-        "дневной лимит на менеджера", default=500, help_text="0 — без лимита"
-    )
-    smtp_bz_api_key = EncryptedField("API-ключ smtp.bz", max_length=255, blank=True)  # encrypted at rest
-    updated_at = models.DateTimeField("изменён", auto_now=True)
-
-    class Meta:
-        verbose_name = "почтовый аккаунт"
-        verbose_name_plural = "настройки почты"
-
-    def __str__(self):
-        return f"{self.smtp_host}:{self.smtp_port}"
-
-    def save(self, *args, **kwargs):
-        self.pk = 1
-        super().save(*args, **kwargs)
-
-    def clean(self):
-        if self.use_tls and self.use_ssl:
-            raise ValidationError("Выберите что-то одно: STARTTLS или SSL.")
-
-    @classmethod
-    def load(cls):
-        account, _ = cls.objects.get_or_create(pk=1)
-        return account
-
-
-class SmtpBzQuota(models.Model):
-    """The provider's monthly quota as last synced; the newest row is current."""
-
-    emails_limit = models.PositiveIntegerField("лимит в месяц", default=0)
-    emails_available = models.IntegerField("осталось писем", default=0)
-    last_synced_at = models.DateTimeField("последняя синхронизация", null=True, blank=True)
-    sync_error = models.TextField("ошибка синхронизации", blank=True)
-    raw_payload = models.JSONField("ответ API", default=dict, blank=True)
-
-    class Meta:
-        verbose_name = "квота smtp.bz"
-        verbose_name_plural = "квота smtp.bz"
-
-    def __str__(self):
-        return f"{self.emails_available} / {self.emails_limit}"
-
-    @classmethod
-    def current(cls):
-        return cls.objects.order_by("-id").first()
 
 
 class CampaignQuerySet(models.QuerySet):
@@ -106,6 +44,7 @@ class Campaign(models.Model):
         related_name="campaigns",
     )
     status = models.CharField("статус", max_length=16, choices=Status, default=Status.DRAFT)
+    scheduled_at = models.DateTimeField("запланирована на", null=True, blank=True)  # its queue waits till then
     created_at = models.DateTimeField("создана", auto_now_add=True)
     updated_at = models.DateTimeField("изменена", auto_now=True)
 
@@ -139,7 +78,8 @@ class Campaign(models.Model):
         """In the sender's hands and not finished (a campaign finished with errors stays
         «Отправляется» with its queue completed: there is nothing left to pause)."""
         queue = self.current_queue
-        return self.status in self.IN_SENDERS_HANDS and (queue is None or not queue.is_completed)
+        unfinished = queue is None or not queue.is_completed
+        return self.status in self.IN_SENDERS_HANDS and unfinished and not self.is_scheduled  # plans: cancelled
 
     @property
     def can_resume(self) -> bool:
@@ -147,7 +87,15 @@ class Campaign(models.Model):
         if self.status == self.Status.PAUSED:
             return True
         queue = self.current_queue
-        return self.status in self.IN_SENDERS_HANDS and queue is not None and queue.is_deferred
+        deferred = queue is not None and queue.is_deferred and not self.is_scheduled  # a plan is not cut short
+        return self.status in self.IN_SENDERS_HANDS and deferred
+
+    @property
+    def is_scheduled(self) -> bool:
+        """Planned by staff (as a draft that can_start may be); a draft again if cancelled in time."""
+        queue = self.current_queue
+        planned = queue is not None and queue.is_deferred and queue.defer_reason == CampaignQueue.DeferReason.SCHEDULED
+        return self.status == self.Status.READY and planned
 
     @property
     def can_retry_failed(self) -> bool:
@@ -265,6 +213,7 @@ class CampaignQueue(models.Model):
         QUOTA_EXHAUSTED = "quota_exhausted", "Исчерпана месячная квота провайдера"
         OUTSIDE_HOURS = "outside_hours", "Вне рабочего времени"  # the hours: selectors.reason_label
         CIRCUIT_BREAKER = "circuit_breaker", "Много ошибок SMTP подряд"
+        SCHEDULED = "scheduled", "Запланирована"  # the time: selectors.reason_text
 
     class PauseReason(models.TextChoices):
         """Why the sender (not staff) paused the campaign; staff resume it after the fix."""

@@ -16,13 +16,13 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
 
+from mailer.campaign_status import OTHER_MANAGERS_CAMPAIGN, Planned, campaign_status_text, planned, scheduled_label
 from mailer.engine import limits, policy
 from mailer.models import Campaign, CampaignQueue, CampaignRecipient, GlobalMailAccount, SendLog, SmtpBzQuota
 
 Queue = CampaignQueue.Status
 Recipient = CampaignRecipient.Status
 WAITING = (Queue.PENDING, Queue.PROCESSING)
-OTHER_MANAGERS_CAMPAIGN = "Кампания другого менеджера"
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,7 @@ class Snapshot:
     hourly: HourlyUsage
     quota: QuotaState
     working_hours: bool
+    planned: list[Planned]  # the soonest PLANNED_SHOWN
 
 
 @dataclass(frozen=True)
@@ -174,13 +175,15 @@ def campaign_progress(campaign: Campaign) -> Progress:
         unsubscribed=Count("id", filter=Q(status=Recipient.UNSUBSCRIBED)),
         unknown=Count("id", filter=Q(status=Recipient.UNKNOWN)),
     )
-    done = counts["total"] - counts["pending"]
-    percent = round(100 * done / counts["total"]) if counts["total"] else 0
+    # The share of those who get a message: unsubscribed recipients are neither progress
+    # (a draft is at 0 %) nor left to do.
+    to_send = counts["total"] - counts["unsubscribed"]
+    percent = round(100 * (to_send - counts["pending"]) / to_send) if to_send else 0
     return Progress(
         id=campaign.pk,
         name=campaign.name,
         status=campaign.status,
-        status_text=campaign.get_status_display(),
+        status_text=campaign_status_text(campaign, failed=counts["failed"])[1],
         percent=percent,
         **counts,
     )
@@ -213,6 +216,8 @@ def reason_text(queue: CampaignQueue | None, *, now: datetime | None = None) -> 
         return f"{what} Исправьте и нажмите «Возобновить»."
     if not queue or not queue.defer_reason:
         return ""
+    if queue.defer_reason == CampaignQueue.DeferReason.SCHEDULED and queue.deferred_until:
+        return f"{scheduled_label(queue.deferred_until)}."
     text = reason_label(queue.defer_reason)
     if queue.deferred_until:
         text += f". Продолжится {_when(queue.deferred_until, now=now)} ({policy.zone_label()})"
@@ -231,9 +236,15 @@ def _when(moment: datetime, *, now: datetime | None = None) -> str:
 # --- the whole picture ------------------------------------------------------------------------------
 
 
-def active_queue() -> CampaignQueue | None:
+def in_line(*, now: datetime) -> QuerySet:
+    """Queues waiting or being sent; a planned one joins the line at its time."""
+    planned_later = Q(defer_reason=CampaignQueue.DeferReason.SCHEDULED, deferred_until__gt=now)
+    return CampaignQueue.objects.filter(status__in=WAITING).exclude(planned_later)
+
+
+def active_queue(*, now: datetime) -> CampaignQueue | None:
     """The queue the sender works on now, else the next one in line (maybe deferred)."""
-    queues = CampaignQueue.objects.select_related("campaign").filter(status__in=WAITING)
+    queues = in_line(now=now).select_related("campaign")
     return queues.filter(status=Queue.PROCESSING).first() or queues.first()
 
 
@@ -255,8 +266,8 @@ def quota_state() -> QuotaState:
 
 def snapshot(*, now: datetime, can_see: Callable[[Campaign], bool] = lambda campaign: True) -> Snapshot:
     """The whole picture; `can_see(campaign)` hides other managers' campaign names."""
-    active = active_queue()
-    waiting = CampaignQueue.objects.filter(status__in=WAITING)
+    active = active_queue(now=now)
+    waiting = in_line(now=now)
     if active:
         waiting = waiting.exclude(pk=active.pk)
     next_in_line = waiting.order_by("-priority", "queued_at").first()
@@ -273,6 +284,7 @@ def snapshot(*, now: datetime, can_see: Callable[[Campaign], bool] = lambda camp
         hourly=hourly_usage(now=now),
         quota=quota_state(),
         working_hours=policy.is_working_hours(now=now),
+        planned=planned(now=now, can_see=can_see),
     )
 
 
@@ -300,12 +312,14 @@ def _next_campaign_at(
     """When the next campaign in line may begin; None: right after the active one ends.
 
     A campaign deferred by a global gate (hours, rate, quota) holds the line until it goes
-    on; one waiting for its owner's daily limit, or paused, lets the next one pass.
+    on; one waiting for its owner's daily limit or its planned time, or paused, lets the
+    next one pass.
     """
     if next_in_line is None:
         return None
     own_wait = max(next_in_line.deferred_until or now, now)
-    if active is None or active.status == Queue.PAUSED or active.defer_reason == CampaignQueue.DeferReason.DAILY_LIMIT:
+    lets_pass = (CampaignQueue.DeferReason.DAILY_LIMIT, CampaignQueue.DeferReason.SCHEDULED)
+    if active is None or active.status == Queue.PAUSED or active.defer_reason in lets_pass:
         return own_wait
     if active.deferred_until and active.deferred_until > now:
         return max(own_wait, active.deferred_until)

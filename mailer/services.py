@@ -7,8 +7,10 @@ message is the Russian text staff read; the state changes themselves are mailer.
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.files import File
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -27,6 +29,7 @@ Recipient = CampaignRecipient.Status
 
 NO_RECIPIENTS = "Нет писем в очереди: в кампании нет получателей, ожидающих отправки."
 ACCOUNT_DISABLED = "Отправка выключена: включите почтовый аккаунт в «Настройках почты»."
+MAX_SCHEDULE_AHEAD = timedelta(days=365)
 
 
 @transaction.atomic
@@ -34,21 +37,39 @@ def campaign_start(*, campaign: Campaign, user) -> Campaign:
     """Draft → `ready`, with its queue created or re-armed for the sender."""
     campaign = _locked(campaign)
     _require(campaign.can_start, campaign, action="запустить")
-    _require_account_enabled()
-    _require_renders(campaign)
-    read_attachments(campaign)  # a file gone from storage refuses here, not in every message
-    counts = _recipient_counts(campaign)
-    if not counts["pending"]:
-        raise MailerError(NO_RECIPIENTS)
-    limit = settings.MAILER_MAX_CAMPAIGN_RECIPIENTS
-    if counts["total"] > limit:
-        raise MailerError(
-            f"В кампании {counts['total']} получателей — это больше лимита {limit}. "
-            "Разделите список на несколько кампаний."
-        )
     now = timezone.now()
-    limits.throttle("campaign_start", user=user, now=now)
+    _require_startable(campaign, user=user, now=now)
     transitions.rearm(campaign=campaign, now=now)
+    return campaign
+
+
+@transaction.atomic
+def campaign_schedule(*, campaign: Campaign, user, at: datetime) -> Campaign:
+    """Draft → `ready`, its queue waiting until `at` (DeferReason.SCHEDULED): checked,
+    throttled and counted as a start now; every gate still applies when the time comes."""
+    campaign = _locked(campaign)
+    _require(campaign.can_start, campaign, action="запланировать")
+    now = timezone.now()
+    if timezone.is_naive(at):
+        raise MailerError("Укажите время с часовым поясом.")
+    if at <= now:
+        raise MailerError("Время отправки уже прошло: выберите время в будущем или нажмите «Запустить».")
+    if at > now + MAX_SCHEDULE_AHEAD:
+        raise MailerError(f"Запланировать можно не дальше чем на {MAX_SCHEDULE_AHEAD.days} дней вперёд.")
+    _require_startable(campaign, user=user, now=now)
+    transitions.rearm(campaign=campaign, now=now, scheduled_at=at)
+    campaign.refresh_from_db(fields=["status", "scheduled_at"])
+    return campaign
+
+
+@transaction.atomic
+def campaign_unschedule(*, campaign: Campaign, user) -> Campaign:
+    """A planned campaign that has not begun becomes a draft again (text editable)."""
+    campaign = _locked(campaign)
+    _require(campaign.is_scheduled, campaign, action="снять с расписания")
+    if not transitions.unschedule(campaign_id=campaign.pk):
+        raise MailerError(f"Кампания «{campaign.name}» уже начала отправку — поставьте её на паузу.")
+    campaign.refresh_from_db(fields=["status", "scheduled_at"])
     return campaign
 
 
@@ -110,8 +131,62 @@ def campaign_retry_failed(*, campaign: Campaign, user, include_unknown: bool = F
     return retried
 
 
-def send_test_email(*, campaign: Campaign, user, to: str) -> SendLog:
-    """Sends one test message now; counts in the hourly rate and writes SendLog(kind=test)."""
+@transaction.atomic
+def campaign_duplicate(*, campaign: Campaign, user, with_recipients: bool = False) -> Campaign:
+    """A new draft «Копия: …» of `user` with the subject, both bodies and copies of the
+    attachment files; with its recipients, all waiting again and checked against the
+    suppression list as new ones are."""
+    copy = Campaign.objects.create(
+        name=f"Копия: {campaign.name}"[: Campaign._meta.get_field("name").max_length],
+        subject=campaign.subject,
+        body_html=campaign.body_html,
+        body_text=campaign.body_text,
+        created_by=user,
+    )
+    for attachment in campaign.attachments.all():
+        with attachment.file.open("rb") as original:
+            # A folder of the copy's own, so recipients see the file name they saw before.
+            copy.attachments.create(file=File(original, name=f"copy-{copy.pk}/{attachment}"))
+    if with_recipients:
+        add_recipients(
+            campaign=copy,
+            recipients=[
+                NewRecipient(email=r.email, name=r.name, company=r.company, contact=r.contact, variables=r.variables)
+                for r in campaign.recipients.select_related("company", "contact")
+            ],
+        )
+    return copy
+
+
+MAX_TEST_ADDRESSES = 5
+
+
+def send_test_emails(
+    *, campaign: Campaign, user, to: list[str], as_recipient: CampaignRecipient | None = None
+) -> list[SendLog]:
+    """A test to up to MAX_TEST_ADDRESSES addresses, each one a test e-mail of its own (the
+    throttle and the hourly rate count every one); all are checked before the first goes."""
+    addresses = list(dict.fromkeys(normalize_email(address) for address in to if address.strip()))
+    if not addresses:
+        raise MailerError("Укажите адрес для тестового письма.")
+    if len(addresses) > MAX_TEST_ADDRESSES:
+        raise MailerError(f"Тестовое письмо можно отправить не больше чем на {MAX_TEST_ADDRESSES} адресов сразу.")
+    if bad := [address for address in addresses if not is_valid_email(address)]:
+        raise MailerError(f"Некорректные адреса: {', '.join(f'«{a}»' for a in bad)}.")
+    logs = []
+    for address in addresses:
+        try:
+            logs.append(send_test_email(campaign=campaign, user=user, to=address, as_recipient=as_recipient))
+        except MailerError as refusal:
+            if not logs:
+                raise
+            raise MailerError(f"Отправлено {len(logs)} из {len(addresses)}. {refusal}") from refusal
+    return logs
+
+
+def send_test_email(*, campaign: Campaign, user, to: str, as_recipient: CampaignRecipient | None = None) -> SendLog:
+    """Sends one test message now, with `as_recipient`'s data (else the first recipient's);
+    counts in the hourly rate and writes SendLog(kind=test)."""
     to = normalize_email(to)
     if not is_valid_email(to):
         raise MailerError(f"«{to}» — некорректный адрес e-mail.")
@@ -127,7 +202,7 @@ def send_test_email(*, campaign: Campaign, user, to: str) -> SendLog:
             f"Достигнут лимит {limit} писем в час. "
             f"Тестовое письмо можно отправить после {policy.local_time(policy.next_hour_start(now=now)):%H:%M}."
         )
-    log = one_off.send_test_message(campaign=campaign, account=account, to=to)
+    log = one_off.send_test_message(campaign=campaign, account=account, to=to, recipient=as_recipient)
     if log.status != log.Status.SENT:
         raise MailerError(f"Тестовое письмо не отправлено: {log.error}")
     return log
@@ -224,6 +299,24 @@ def _require(allowed: bool, campaign: Campaign, *, action: str) -> None:
     if campaign.status == Status.PAUSED and action == "запустить":
         refusal += " Продолжить отправку — кнопка «Возобновить»."
     raise MailerError(refusal)
+
+
+def _require_startable(campaign: Campaign, *, user, now: datetime) -> None:
+    """What a start (now or planned) needs: sending on, a template that renders, someone
+    to send to, not too many, and the user's start throttle."""
+    _require_account_enabled()
+    _require_renders(campaign)
+    read_attachments(campaign)  # a file gone from storage refuses here, not in every message
+    counts = _recipient_counts(campaign)
+    if not counts["pending"]:
+        raise MailerError(NO_RECIPIENTS)
+    limit = settings.MAILER_MAX_CAMPAIGN_RECIPIENTS
+    if counts["total"] > limit:
+        raise MailerError(
+            f"В кампании {counts['total']} получателей — это больше лимита {limit}. "
+            "Разделите список на несколько кампаний."
+        )
+    limits.throttle("campaign_start", user=user, now=now)
 
 
 def _require_account_enabled() -> GlobalMailAccount:

@@ -34,23 +34,42 @@ def _campaign_to(campaign_id: int, status: str, *, only_from: Iterable[str] | No
 # --- staff: start, pause, resume, retry ------------------------------------------------------
 
 
-def rearm(*, campaign: Campaign, now: datetime) -> bool:
-    """Start: a draft becomes `ready` and its queue is created, or put back in line as new."""
-    if not _campaign_to(campaign.pk, CampaignStatus.READY, only_from=[CampaignStatus.DRAFT]):
+def rearm(*, campaign: Campaign, now: datetime, scheduled_at: datetime | None = None) -> bool:
+    """Start: a draft becomes `ready` and its queue is created, or put back in line as new.
+
+    With `scheduled_at` the queue waits for that time (its own defer reason) and joins the
+    line then, behind the campaigns started before it.
+    """
+    drafts = Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.DRAFT)
+    if not drafts.update(status=CampaignStatus.READY, scheduled_at=scheduled_at, updated_at=timezone.now()):
         return False
     CampaignQueue.objects.update_or_create(
         campaign=campaign,
         defaults={
             "status": Queue.PENDING,
-            "queued_at": now,
+            "queued_at": scheduled_at or now,
             "started_at": None,
             "heartbeat_at": None,
             "completed_at": None,
-            "defer_reason": "",
-            "deferred_until": None,
+            "defer_reason": CampaignQueue.DeferReason.SCHEDULED if scheduled_at else "",
+            "deferred_until": scheduled_at,
             "pause_reason": "",
             "pause_detail": "",
         },
+    )
+    return True
+
+
+def unschedule(*, campaign_id: int) -> bool:
+    """A plan is cancelled: its queue row goes and the campaign is a draft again; False when
+    the sender took it meanwhile (or it was not planned)."""
+    planned = CampaignQueue.objects.filter(
+        campaign_id=campaign_id, status=Queue.PENDING, defer_reason=CampaignQueue.DeferReason.SCHEDULED
+    )
+    if not planned.delete()[0]:
+        return False
+    Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.READY).update(
+        status=CampaignStatus.DRAFT, scheduled_at=None, updated_at=timezone.now()
     )
     return True
 

@@ -151,7 +151,7 @@ def work_as_staff(staff):
     seen["bad unsubscribe"] = staff.request(f"/unsubscribe/{ADDRESS}/", data={"List-Unsubscribe": "One-Click"})[0]
     detail = f"/admin/mailer/campaign/{campaign.pk}/"
     seen["test e-mail"] = staff.submit(detail + "test-email/", {"_form_submitted": "on", "to": TESTER})[1].decode()
-    seen["start"] = staff.submit(detail + "start/", {"_form_submitted": "on"})[1].decode()
+    seen["start"] = staff.submit(detail + "start/", {"_form_submitted": "on", "confirm": "on"})[1].decode()
     change = staff.request(detail + "change/")[1].decode()
     link = re.search(r'href="(/admin/mailer/attachments/[^"]+)"', change).group(1)
     seen["attachment"] = staff.request(link)

@@ -19,18 +19,15 @@ from unfold.enums import ActionVariant
 
 from mailer import services, tasks
 from mailer.admin.base import redirect_after_action, run_action
-from mailer.admin.forms import (
-    AddRecipientsForm,
-    CompaniesFilterForm,
-    ConfirmDialogForm,
-    RetryFailedForm,
-    TestEmailForm,
-)
+from mailer.admin.campaign_dialogs import RetryFailedForm, StartForm, TestEmailForm
+from mailer.admin.forms import AddRecipientsForm, CompaniesFilterForm, ConfirmDialogForm
 from mailer.models import Campaign
 
 # Each detail and row action and the Campaign predicate it shows by (None: always).
 BUTTONS = {
     "detail_start": "can_start",
+    "detail_schedule": "can_start",
+    "detail_unschedule": "is_scheduled",
     "detail_pause": "can_pause",
     "detail_resume": "can_resume",
     "detail_test_email": None,
@@ -38,6 +35,7 @@ BUTTONS = {
     "detail_add_recipients": "can_add_recipients",
     "detail_from_companies": "can_add_recipients",
     "detail_import_recipients": "can_add_recipients",
+    "detail_duplicate": None,
 }
 
 
@@ -77,8 +75,31 @@ def _dialog(title, description="", form_class=ConfirmDialogForm, submit="Под�
 
 class CampaignActionsMixin:
     actions = ("start_selected", "pause_selected", "resume_selected", "retry_selected")
-    actions_row = ("detail_start", "detail_pause", "detail_resume")  # the row's menu: what applies to it
-    actions_detail = tuple(BUTTONS)
+    # The row's menu: what applies to it.
+    actions_row = (
+        "detail_start",
+        "detail_schedule",
+        "detail_unschedule",
+        "detail_pause",
+        "detail_resume",
+        "detail_duplicate",
+    )
+    # The toolbar: what changes the state stays in sight (a campaign shows one or two of
+    # them), the rest is under «Ещё», so the breadcrumbs keep their room at 1440 px.
+    actions_detail = (
+        "detail_start",
+        "detail_schedule",
+        "detail_unschedule",
+        "detail_pause",
+        "detail_resume",
+        "detail_retry_failed",
+        "detail_test_email",
+        {
+            "title": "Ещё",
+            "icon": "more_horiz",
+            "items": ["detail_add_recipients", "detail_from_companies", "detail_duplicate"],
+        },
+    )
 
     # --- which buttons show -----------------------------------------------------------------
 
@@ -169,7 +190,12 @@ class CampaignActionsMixin:
         permissions=["change"],
         url_path="start",
         variant=ActionVariant.PRIMARY,
-        dialog=_dialog("Запустить кампанию?", "Письма уйдут в рабочее время в пределах лимитов.", submit="Запустить"),
+        dialog=_dialog(
+            "Запустить кампанию?",
+            "Письма уйдут в рабочее время в пределах лимитов.",
+            form_class=StartForm,
+            submit="Запустить",
+        ),
     )
     def detail_start(self, request, form, object_id):
         campaign = self._campaign(request, object_id)
@@ -211,20 +237,20 @@ class CampaignActionsMixin:
         url_path="test-email",
         dialog=_dialog(
             "Отправить тестовое письмо",
-            "Письмо уйдёт сразу и учтётся в лимите писем в час.",
+            "Письма уйдут сразу; каждое учтётся в лимите писем в час и в лимите тестовых писем.",
             form_class=TestEmailForm,
             submit="Отправить",
         ),
     )
     def detail_test_email(self, request, form, object_id):
         campaign = self._campaign(request, object_id)
-        to = form.cleaned_data["to"]
+        to, as_recipient = form.cleaned_data["to"], form.cleaned_data["as_recipient"]
         self._act(
             request,
             campaign,
-            lambda: services.send_test_email(campaign=campaign, user=request.user, to=to),
+            lambda: services.send_test_emails(campaign=campaign, user=request.user, to=to, as_recipient=as_recipient),
             log="Тестовое письмо",
-            success=lambda log: f"Тестовое письмо отправлено на {log.email}.",
+            success=lambda logs: f"Тестовое письмо отправлено на {', '.join(log.email for log in logs)}.",
         )
         return self._back(request, campaign)
 

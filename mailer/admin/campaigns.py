@@ -7,16 +7,17 @@ shows by is the campaign's own predicate (Campaign.can_start, …), as the servi
 from django.contrib import admin
 from django.db.models import Count, Q
 from django.utils import timezone
-from django.utils.html import escape, format_html
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
 
 from mailer import selectors
 from mailer.admin.base import OwnedAdminMixin
 from mailer.admin.campaign_actions import CampaignActionsMixin
+from mailer.admin.campaign_dialogs import retry_notes
+from mailer.admin.campaign_planning import CampaignPlanningMixin
+from mailer.admin.campaign_preview import render_preview
 from mailer.admin.forms import AttachmentForm, CampaignForm, RecipientForm
-from mailer.engine.compose import CampaignTemplate, sample_context
-from mailer.engine.templating import CampaignTemplateError
+from mailer.campaign_status import campaign_status_text
 from mailer.models import Campaign, CampaignAttachment, CampaignQueue, CampaignRecipient
 
 Recipient = CampaignRecipient.Status
@@ -62,7 +63,7 @@ class RecipientInline(TabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(CampaignActionsMixin, OwnedAdminMixin, ModelAdmin):
+class CampaignAdmin(CampaignPlanningMixin, CampaignActionsMixin, OwnedAdminMixin, ModelAdmin):
     form = CampaignForm
     list_display = (
         "name",
@@ -107,15 +108,17 @@ class CampaignAdmin(CampaignActionsMixin, OwnedAdminMixin, ModelAdmin):
     @display(
         description="статус",
         label={
-            "Черновик": "info",
-            "В очереди": "warning",
-            "Отправляется": "primary",
-            "На паузе": "danger",
-            "Отправлена": "success",
+            Campaign.Status.DRAFT: "info",
+            Campaign.Status.READY: "warning",
+            "scheduled": "warning",
+            Campaign.Status.SENDING: "primary",
+            "finished_with_errors": "danger",
+            Campaign.Status.PAUSED: "danger",
+            Campaign.Status.SENT: "success",
         },
     )
     def status_badge(self, obj):
-        return obj.get_status_display()
+        return campaign_status_text(obj, failed=obj.recipients_failed)
 
     @display(description="отправлено")
     def progress(self, obj):
@@ -150,7 +153,13 @@ class CampaignAdmin(CampaignActionsMixin, OwnedAdminMixin, ModelAdmin):
         # The progress block says at once why the campaign waits; its script keeps it current.
         campaign = self.get_object(request, object_id)
         queue = campaign.current_queue if campaign is not None else None
-        extra_context = {**(extra_context or {}), "queue_reason": selectors.reason_text(queue, now=timezone.now())}
+        if campaign is not None:  # the same object the preview field gets (one fetch a request)
+            campaign.preview_as = request.GET.get("preview_as", "")[:254]
+        extra_context = {
+            **(extra_context or {}),
+            "queue_reason": selectors.reason_text(queue, now=timezone.now()),
+            "retry_notes": retry_notes(campaign) if campaign is not None and campaign.can_retry_failed else [],
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
@@ -174,24 +183,8 @@ class CampaignAdmin(CampaignActionsMixin, OwnedAdminMixin, ModelAdmin):
         actions.pop("delete_selected", None)
         return actions
 
-    @display(description="письмо для первого получателя")
+    @display(description="письмо")
     def preview(self, obj):
         if obj is None or obj.pk is None:
             return "Появится после сохранения."
-        try:
-            rendered = CampaignTemplate(subject=obj.subject, body_html=obj.body_html, body_text=obj.body_text).render(
-                sample_context(obj, email="", unsubscribe_url="#")
-            )
-        except CampaignTemplateError as exc:  # the page opens whatever the body; it says why
-            return format_html('<div id="campaign-preview-error" class="text-red-600">{}</div>', str(exc))
-        # The rendered HTML is a SafeString, which format_html would insert as it is: escape it
-        # explicitly so it stays inside the attribute. An empty sandbox: no scripts, no forms,
-        # no access to the admin's origin; the admin's Content-Security-Policy applies too.
-        return format_html(
-            '<div class="text-sm mb-2"><b>Тема:</b> {}</div>'
-            '<iframe id="campaign-preview" sandbox="" srcdoc="{}" title="Предпросмотр письма" '
-            'class="w-full bg-white rounded-default border border-base-200" style="min-height:320px">'
-            "</iframe>",
-            rendered.subject,
-            escape(str(rendered.html)),
-        )
+        return render_preview(obj, preview_as=getattr(obj, "preview_as", ""))

@@ -26,6 +26,7 @@ def dashboard_callback(request, context):
             "today": today,
             "snapshot": snapshot,
             "working_hours_label": policy.working_hours_label(),
+            "zone_label": policy.zone_label(),
             "chart": json.dumps(_hourly_chart(logs, now=now), ensure_ascii=False),
             "delivery_sync": delivery_report.sync_state(),
         }

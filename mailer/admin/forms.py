@@ -4,9 +4,9 @@ from email.utils import parseaddr
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.html import escape
 from unfold.forms import BaseDialogForm
 from unfold.widgets import (
-    UnfoldAdminEmailInputWidget,
     UnfoldAdminSelectMultipleWidget,
     UnfoldAdminSelectWidget,
     UnfoldAdminTextareaWidget,
@@ -16,6 +16,7 @@ from unfold.widgets import (
 
 from backoffice.models import Company
 from mailer.addresses import is_valid_email, normalize_email
+from mailer.admin.body_editor import BodyEditorWidget
 from mailer.attachments import validate_upload
 from mailer.engine.compose import sample_context, trial_render
 from mailer.engine.templating import CampaignTemplateError
@@ -31,9 +32,21 @@ class CampaignForm(forms.ModelForm):
         model = Campaign
         fields = ("name", "subject", "body_html", "body_text")
         help_texts = {
-            "body_html": "Переменные: {{ name }}, {{ company }}, {{ email }}, {{ unsubscribe_url }} "
-            "и колонки импорта. Если ссылки отписки нет, она добавится в конце письма.",
+            # Admin templates print help texts as HTML: escaped, the quotes stay visible.
+            "body_html": escape(
+                "Переменные: {{ name }}, {{ company }}, {{ email }}, {{ unsubscribe_url }} и колонки импорта. "
+                'Если у кого-то значение пустое, задайте замену: {{ name|default:"коллеги" }}. '
+                "Если ссылки отписки нет, она добавится в конце письма."
+            ),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "body_html" in self.fields:  # not while the campaign is read-only
+            # The visual editor offers the fixed variables and the import's columns.
+            first = self.instance.recipients.first() if self.instance.pk else None
+            variables = sorted(first.variables) if first and isinstance(first.variables, dict) else ()
+            self.fields["body_html"].widget = BodyEditorWidget(variables=variables)
 
     def clean(self):
         cleaned = super().clean()
@@ -90,34 +103,10 @@ class ConfirmDialogForm(BaseDialogForm):
     """An action that needs only a confirmation: posting the dialog is the confirmation."""
 
 
-class RetryFailedForm(BaseDialogForm):
-    include_unknown = forms.BooleanField(
-        label="включая неизвестные",
-        required=False,
-        widget=UnfoldBooleanSwitchWidget,
-        help_text=(
-            "Письма, о которых неизвестно, дошли ли они (соединение оборвалось после передачи): "
-            "получатель может получить письмо второй раз."
-        ),
-    )
-
-
-class TestEmailForm(BaseDialogForm):
-    to = forms.EmailField(
-        label="Адрес для тестового письма",
-        widget=UnfoldAdminEmailInputWidget,
-        error_messages={"invalid": "Введите корректный адрес e-mail."},
-    )
-
-    def __init__(self, request, *args, **kwargs):
-        super().__init__(request, *args, **kwargs)
-        self.fields["to"].initial = request.user.email
-
-
 class AddRecipientsForm(BaseDialogForm):
     lines = forms.CharField(
         label="Адреса",
-        help_text="По одному на строке: «ivan@example.ru» или «Иван Петров <ivan@example.ru>».",
+        help_text=escape("По одному на строке: «ivan@example.ru» или «Иван Петров <ivan@example.ru>»."),
         widget=UnfoldAdminTextareaWidget(attrs={"rows": 6}),
     )
 

@@ -123,10 +123,11 @@ def recipient_context(*, email, name, company, variables, unsubscribe_url):
     }
 
 
-def sample_context(campaign, *, email: str, unsubscribe_url: str) -> dict:
-    """The context of the campaign's first recipient (or of a made-up one): what previews,
-    test sends and the checks before save and start render with."""
-    sample = campaign.recipients.select_related("company").first() if campaign and campaign.pk else None
+def sample_context(campaign, *, email: str, unsubscribe_url: str, recipient=None) -> dict:
+    """The context of `recipient` (staff chose whom to preview as), else of the campaign's
+    first recipient (or of a made-up one): what previews, test sends and the checks before
+    save and start render with."""
+    sample = recipient or (campaign.recipients.select_related("company").first() if campaign and campaign.pk else None)
     return recipient_context(
         email=email or (sample.email if sample else "ivan@example.ru"),
         name=sample.name if sample else "Иван Иванов",

@@ -17,15 +17,15 @@ def ms_since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def send_test_message(*, campaign, account, to):
+def send_test_message(*, campaign, account, to, recipient=None):
     """Sends one test message of the campaign to `to` now; returns its SendLog.
 
-    It renders with the first recipient's data (or a sample), carries a test unsubscribe
-    token that unsubscribes nobody, and is logged as `kind=test`.
+    It renders with `recipient`'s data (else the first recipient's, or a sample), carries a
+    test unsubscribe token that unsubscribes nobody, and is logged as `kind=test`.
     """
     template = CampaignTemplate.for_campaign(campaign)
     url = unsubscribe_url(make_test_token(campaign.pk))
-    rendered = template.render(sample_context(campaign, email=to, unsubscribe_url=url))
+    rendered = template.render(sample_context(campaign, email=to, unsubscribe_url=url, recipient=recipient))
     rendered = Rendered(subject=f"[Тест] {rendered.subject}", html=rendered.html, text=rendered.text)
     message_id = new_message_id(account, idstring=f"c{campaign.pk}.test")
     message = build_message(

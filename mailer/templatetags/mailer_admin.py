@@ -2,6 +2,8 @@
 
 from django import template
 
+from mailer import russian
+
 register = template.Library()
 
 
@@ -12,3 +14,21 @@ def row_actions(context, instance):
     actions = context.get("actions_row") or []
     choose = getattr(context["cl"].model_admin, "row_actions", None)
     return choose(actions, instance) if choose else actions
+
+
+@register.filter
+def counted(number, verbose_name):
+    """`{{ 5|counted:opts.verbose_name }}` → «5 получателей»."""
+    return russian.counted(int(number), verbose_name)
+
+
+@register.filter
+def accusative(verbose_name):
+    """`{{ opts.verbose_name|accusative }}` → «кампанию»."""
+    return russian.accusative(verbose_name)
+
+
+@register.filter
+def add_another(verbose_name):
+    """`{{ opts.verbose_name|add_another }}` → «Добавить ещё одно вложение»."""
+    return russian.add_another(verbose_name)

@@ -77,7 +77,7 @@ def test_manager_runs_a_campaign_in_the_browser(
     page.fill("textarea[name=body_html]", "<p>Здравствуйте, {{ name }}!</p><p>Ваша компания: {{ company }}.</p>")
     shot(page, "03-new-campaign")
     page.click("button[name=_continue]")
-    page.wait_for_selector("text=успешно")
+    page.wait_for_selector("text=Сохранено")
     campaign = Campaign.objects.get(name="Зимняя рассылка")
 
     page.click("a:has-text('Импорт из файла')")  # from the campaign's own page: it is chosen already
@@ -97,8 +97,8 @@ def test_manager_runs_a_campaign_in_the_browser(
 
     page.goto(admin + f"mailer/campaign/{campaign.pk}/change/")
     page.click("a:has-text('Тестовое письмо')")
-    page.wait_for_selector("#dialog input[name=to]")
-    page.fill("#dialog input[name=to]", "olga@crm.example")
+    page.wait_for_selector("#dialog textarea[name=to]")
+    page.fill("#dialog textarea[name=to]", "olga@crm.example")
     shot(page, "06-test-email-dialog")
     page.click("#dialog button[type=submit]")
     page.wait_for_selector("text=Тестовое письмо отправлено на olga@crm.example.")

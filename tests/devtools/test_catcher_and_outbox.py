@@ -46,7 +46,10 @@ def test_outbox_lists_the_messages_and_shows_one_with_its_text_html_and_headers(
 
     page = admin_client.get(reverse("admin:outbox_message", args=[name])).content.decode()
     assert "Здравствуйте, Клиент 0!" in page  # the text part
-    assert '<iframe sandbox=""' in page and "&lt;p&gt;Здравствуйте" in page  # the HTML, sandboxed
+    # The HTML, sandboxed without scripts or forms; its links open in a new tab.
+    assert '<iframe sandbox="allow-popups allow-popups-to-escape-sandbox"' in page and "&lt;p&gt;Здравствуйте" in page
+    assert 'srcdoc="<base target=&quot;_blank&quot;>' in page
+    assert '<a href="http://127.0.0.1:8000/unsubscribe/' in page  # the text part's links are links
     assert "List-Unsubscribe-Post" in page and "Message-ID" in page  # the headers
     assert admin_client.get("/admin/outbox/passwd.eml/").status_code == 404  # not a name the catcher gives
 

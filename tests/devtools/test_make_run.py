@@ -81,6 +81,7 @@ def test_make_run_serves_the_demo_sends_it_through_the_consumer_and_stops_on_ctr
         assert f"Адрес:  http://127.0.0.1:{product.port}/admin/" in product.output
         assert "MAILER_WORKING_HOURS_ENABLED=false" in product.output  # the relaxations are printed
         assert "MAILER_RATE_PER_HOUR=1000" in product.output
+        assert "Не ослаблен дневной лимит менеджера: 500 писем в день" in product.output  # and says what it keeps
         browser = Browser(f"http://127.0.0.1:{product.port}")
         assert json.loads(browser.get("/healthz")[1])["status"] == "ok"
 
@@ -89,7 +90,9 @@ def test_make_run_serves_the_demo_sends_it_through_the_consumer_and_stops_on_ctr
         assert demo.CAMPAIGN_NAME in campaigns
         campaign_id = re.search(r"/admin/mailer/campaign/(\d+)/change/", campaigns).group(1)
         # The campaign page's «Запустить» button (an unfold detail action with a dialog).
-        _, page = browser.post(f"/admin/mailer/campaign/{campaign_id}/start/", {"_form_submitted": "True"})
+        _, page = browser.post(
+            f"/admin/mailer/campaign/{campaign_id}/start/", {"_form_submitted": "True", "confirm": "True"}
+        )
         assert "поставлена в очередь на отправку" in page
 
         # The consumer's sender runs every 30 s; nothing else is done to make it send.

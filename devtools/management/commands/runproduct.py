@@ -162,6 +162,7 @@ class Command(BaseCommand):
         for r in relaxations:
             source = " (задано вами)" if r.from_environment else ""
             lines.append(f"   {r.name}={r.value}{source} — {r.why}")
+        lines.append(f" Не ослаблен {launcher.daily_limit_line()}")
         lines += [
             " Чтобы проверить настоящие ограничения, задайте их явно, например",
             "   MAILER_WORKING_HOURS_ENABLED=true MAILER_RATE_PER_HOUR=100 make run",

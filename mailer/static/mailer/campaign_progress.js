@@ -2,6 +2,9 @@
 // /admin/mailer/poll/ every few seconds while the campaign is in the queue.
 (function () {
   var box = document.getElementById("campaign-progress");
+  // Right after an action (the page reloads after each) the sender may still be finishing a
+  // message: poll often for a while whatever the state, so the counts are not left stale.
+  var busyUntil = Date.now() + 30000;
   function text(id, value) { document.getElementById(id).textContent = value; }
   function render(state) {
     var c = state.campaign;
@@ -19,7 +22,7 @@
   function tick() {
     fetch(box.dataset.pollUrl, {credentials: "same-origin", headers: {"Accept": "application/json"}})
       .then(function (response) { return response.json(); })
-      .then(function (state) { setTimeout(tick, render(state) ? 3000 : 15000); })
+      .then(function (state) { setTimeout(tick, render(state) || Date.now() < busyUntil ? 3000 : 15000); })
       .catch(function () { setTimeout(tick, 10000); });
   }
   tick();

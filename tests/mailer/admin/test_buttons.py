@@ -23,6 +23,10 @@ STATES = {
         Status.READY,
         {"status": Queue.PENDING, "defer_reason": "outside_hours", "deferred_until": msk(2026, 12, 1, 9, 0)},
     ),
+    "ready, scheduled": (
+        Status.READY,
+        {"status": Queue.PENDING, "defer_reason": "scheduled", "deferred_until": msk(2026, 12, 3, 10, 0)},
+    ),
     "sending": (Status.SENDING, {"status": Queue.PROCESSING}),
     "sending, deferred": (
         Status.SENDING,
@@ -38,33 +42,41 @@ STATES = {
     "sent": (Status.SENT, {"status": Queue.COMPLETED}),
 }
 
-PAUSED_ACTIONS = {"resume", "retry", "add_recipients", "delete"}
+PAUSED_ACTIONS = {"resume", "retry", "add_recipients", "delete", "duplicate"}
 # What each state allows: the table of the closing note.
 ALLOWED = {
-    "draft": {"start", "add_recipients", "delete"},
-    "ready, waiting": {"pause"},
-    "ready, deferred": {"pause", "resume"},
-    "sending": {"pause", "retry"},
-    "sending, deferred": {"pause", "resume", "retry"},
-    "sending, finished with errors": {"retry"},
+    "draft": {"start", "schedule", "add_recipients", "delete", "duplicate"},
+    "ready, waiting": {"pause", "duplicate"},
+    "ready, deferred": {"pause", "resume", "duplicate"},
+    "ready, scheduled": {"unschedule", "duplicate"},
+    "sending": {"pause", "retry", "duplicate"},
+    "sending, deferred": {"pause", "resume", "retry", "duplicate"},
+    "sending, finished with errors": {"retry", "duplicate"},
     "paused by staff": PAUSED_ACTIONS,
     "paused by the circuit breaker": PAUSED_ACTIONS,
     "paused by a template error": PAUSED_ACTIONS,
-    "sent": {"delete"},
+    "sent": {"delete", "duplicate"},
 }
-ACTIONS = ("start", "pause", "resume", "retry", "add_recipients", "delete")
+ACTIONS = ("start", "schedule", "unschedule", "pause", "resume", "retry", "add_recipients", "delete", "duplicate")
 # The URLs of each action's buttons on the campaign page (under /admin/mailer/campaign/<id>/).
 PATHS = {
     "start": ["start/"],
+    "schedule": ["schedule/"],
+    "unschedule": ["unschedule/"],
+    "duplicate": ["duplicate/"],
     "pause": ["pause/"],
     "resume": ["resume/"],
     "retry": ["retry-failed/"],
     "add_recipients": ["add-recipients/", "from-companies/", "import-recipients/"],
     "delete": ["delete/"],
 }
-IN_ROW_MENU = ("start", "pause", "resume")
+IN_ROW_MENU = ("start", "schedule", "unschedule", "pause", "resume", "duplicate")
+PLANNED_FOR = msk(2026, 12, 3, 10, 0)
 SERVICES = {
     "start": services.campaign_start,
+    "schedule": lambda campaign, user: services.campaign_schedule(campaign=campaign, user=user, at=PLANNED_FOR),
+    "unschedule": services.campaign_unschedule,
+    "duplicate": services.campaign_duplicate,
     "pause": services.campaign_pause,
     "resume": services.campaign_resume,
     "retry": services.campaign_retry_failed,
@@ -136,7 +148,8 @@ def test_a_stale_page_posting_a_hidden_button_gets_the_refusal_in_russian(client
     campaign = campaign_in(state)
     client.force_login(manager_a)
     for action in sorted(set(SERVICES) - ALLOWED[state]):
-        response = client.post(action_url(campaign, PATHS[action][0]), {"_form_submitted": "on"})
+        posted = {"_form_submitted": "on", "at": "2026-12-03T10:00"}
+        response = client.post(action_url(campaign, PATHS[action][0]), posted)
         assert response.status_code == 302, f"{state}: {action}"
         said = [str(m) for m in client.get(response["Location"]).context["messages"]]
         assert len(said) == 1 and ("нельзя" in said[0] or "нечего" in said[0]), f"{state}: {action}: {said}"

@@ -12,7 +12,7 @@ from tests.conftest import make_campaign, msk
 
 pytestmark = pytest.mark.django_db
 
-CONFIRM = {"_form_submitted": "on"}
+CONFIRM = {"_form_submitted": "on", "confirm": "on"}  # the start asks to confirm empty variables
 
 
 def detail(campaign, action):
@@ -294,3 +294,39 @@ def test_row_dialog_returns_to_the_list_and_ignores_foreign_referers(client, man
     foreign = client.post(detail(second, "start"), CONFIRM, HTTP_REFERER="https://evil.example/admin/mailer/campaign/")
     assert foreign["Location"] == reverse("admin:mailer_campaign_change", args=[second.pk])
     assert set(Campaign.objects.values_list("status", flat=True)) == {"ready"}
+
+
+def test_a_test_to_several_addresses_as_a_chosen_recipient(client, manager_a, inbox, clock):
+    campaign = make_campaign(manager_a, emails=["anna@example.com", "boris@example.com"], subject="Для {{ name }}")
+    campaign.recipients.filter(email="boris@example.com").update(name="Борис")
+    client.force_login(manager_a)
+    posted = {
+        **CONFIRM,
+        "to": "me@crm.example, boss@crm.example\nlead@crm.example",
+        "as_recipient": "Boris@Example.com",
+    }
+    response = client.post(detail(campaign, "test-email"), posted)
+    assert said(response) == ["Тестовое письмо отправлено на me@crm.example, boss@crm.example, lead@crm.example."]
+    assert sorted(inbox.addresses()) == ["boss@crm.example", "lead@crm.example", "me@crm.example"]
+    assert {r.message["Subject"] for r in inbox.received} == {"[Тест] Для Борис"}
+    assert cache.get("crm:mailer:rate:hour:2026-11-30:10") == 3
+    assert SendLog.objects.filter(kind="test").count() == 3
+
+    too_many = ", ".join(f"t{i}@crm.example" for i in range(6))
+    assert "Не больше 5 адресов сразу." in client.post(detail(campaign, "test-email"), {**CONFIRM, "to": too_many}).text
+    stranger = client.post(
+        detail(campaign, "test-email"), {**CONFIRM, "to": "me@crm.example", "as_recipient": "x@y.ru"}
+    )
+    assert "Такого получателя в кампании нет." in stranger.text
+
+
+def test_each_address_of_a_test_counts_in_the_throttle(client, manager_a, inbox, clock):
+    campaign = make_campaign(manager_a, emails=["anna@example.com"])
+    client.force_login(manager_a)
+    said(client.post(detail(campaign, "test-email"), {**CONFIRM, "to": "a@crm.example, b@crm.example, c@crm.example"}))
+    response = client.post(
+        detail(campaign, "test-email"), {**CONFIRM, "to": "d@crm.example e@crm.example f@crm.example"}
+    )
+    [refusal] = said(response)
+    assert refusal.startswith("Отправлено 2 из 3. Слишком часто: не больше 5 в час.")
+    assert len(inbox.received) == 5
