@@ -154,7 +154,9 @@ def seed():
     with connection.cursor() as cursor:
         for sql in SEED_SQL:
             started = time.perf_counter()
-            cursor.execute(sql.replace("%(manager)s", str(ids["manager"])).replace("%(superuser)s", str(ids["superuser"])))
+            for role, user_id in ids.items():  # ids, not parameters: the SQL has its own `%`
+                sql = sql.replace(f"%({role})s", str(user_id))
+            cursor.execute(sql)
             print(f"  {cursor.rowcount:>9} rows  {time.perf_counter() - started:6.1f} s  {sql.split()[2]}")
     connection.close()
 
