@@ -72,6 +72,8 @@ class Notification(models.Model):
                 name="notification_unique_dedupe_key_per_user",
             )
         ]
+        # The sidebar badge on every page counts these.
+        indexes = [models.Index(fields=["user"], condition=Q(read_at__isnull=True), name="notification_unread")]
 
     def __str__(self):
         return self.title

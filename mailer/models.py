@@ -242,7 +242,13 @@ class CampaignRecipient(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "email"], name="recipient_unique_email_per_campaign")
         ]
-        indexes = [models.Index(fields=["campaign", "status"], name="recipient_campaign_status")]
+        indexes = [
+            # The sender's next chunk (status, then id order) and the campaign's first recipient.
+            models.Index(fields=["campaign", "status", "id"], name="recipient_campaign_status_id"),
+            models.Index(fields=["campaign", "id"], name="recipient_campaign_id"),
+            # suppress() marks an address in every campaign at once.
+            models.Index(fields=["email"], name="recipient_email"),
+        ]
 
     def __str__(self):
         return self.email

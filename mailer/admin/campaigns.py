@@ -5,21 +5,18 @@ shows by is the campaign's own predicate (Campaign.can_start, …), as the servi
 """
 
 from django.contrib import admin
-from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.html import escape, format_html
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
 
 from mailer import selectors
-from mailer.admin.base import OwnedAdminMixin
+from mailer.admin.base import OwnedAdminMixin, RowCountsMixin
 from mailer.admin.campaign_actions import CampaignActionsMixin
 from mailer.admin.forms import AttachmentForm, CampaignForm, RecipientForm
 from mailer.engine.compose import CampaignTemplate, sample_context
 from mailer.engine.templating import CampaignTemplateError
 from mailer.models import Campaign, CampaignAttachment, CampaignQueue, CampaignRecipient
-
-Recipient = CampaignRecipient.Status
 
 
 class AttachmentInline(TabularInline):
@@ -62,7 +59,7 @@ class RecipientInline(TabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(CampaignActionsMixin, OwnedAdminMixin, ModelAdmin):
+class CampaignAdmin(CampaignActionsMixin, RowCountsMixin, OwnedAdminMixin, ModelAdmin):
     form = CampaignForm
     list_display = (
         "name",
@@ -75,7 +72,6 @@ class CampaignAdmin(CampaignActionsMixin, OwnedAdminMixin, ModelAdmin):
     )
     list_filter = ("status",)
     search_fields = ("name", "subject")
-    list_select_related = ("created_by", "queue")  # the row menus' predicates read the queue
     inlines = (AttachmentInline, RecipientInline)
     readonly_fields = ("status", "created_by", "created_at", "updated_at", "preview")
     fieldsets = (
@@ -87,19 +83,9 @@ class CampaignAdmin(CampaignActionsMixin, OwnedAdminMixin, ModelAdmin):
     # --- list ---------------------------------------------------------------------------
 
     def get_queryset(self, request):
-        # Progress of every row in the page's one query, whatever the number of recipients;
-        # the queue comes along for the predicates of the buttons.
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("queue")
-            .annotate(
-                recipients_total=Count("recipients"),
-                recipients_sent=Count("recipients", filter=Q(recipients__status=Recipient.SENT)),
-                recipients_failed=Count("recipients", filter=Q(recipients__status=Recipient.FAILED)),
-                recipients_unsubscribed=Count("recipients", filter=Q(recipients__status=Recipient.UNSUBSCRIBED)),
-            )
-        )
+        # The queue comes along for the predicates of the buttons (a select_related here
+        # replaces list_select_related).
+        return super().get_queryset(request).select_related("queue", "created_by")
 
     def get_list_filter(self, request):
         return ("status", "created_by") if request.user.is_superuser else ("status",)
@@ -119,15 +105,15 @@ class CampaignAdmin(CampaignActionsMixin, OwnedAdminMixin, ModelAdmin):
 
     @display(description="отправлено")
     def progress(self, obj):
-        return f"{obj.recipients_sent} / {obj.recipients_total}"
+        return f"{obj.recipient_counts.sent} / {obj.recipient_counts.total}"
 
     @display(description="ошибки")
     def failed_count(self, obj):
-        return obj.recipients_failed
+        return obj.recipient_counts.failed
 
     @display(description="отписаны")
     def unsubscribed_count(self, obj):
-        return obj.recipients_unsubscribed
+        return obj.recipient_counts.unsubscribed
 
     # --- editor -------------------------------------------------------------------------
 
