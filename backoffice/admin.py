@@ -10,11 +10,11 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
-from unfold.contrib.filters.admin import RangeDateFilter, RelatedDropdownFilter
+from unfold.contrib.filters.admin import AutocompleteSelectFilter, RangeDateFilter, RelatedDropdownFilter
 from unfold.decorators import display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
-from backoffice.admin_mixins import ReadOnlyAdminMixin, SuperuserOnlyMixin
+from backoffice.admin_mixins import BigListMixin, ReadOnlyAdminMixin, SuperuserOnlyMixin
 from backoffice.models import Company, Contact, Notification
 
 admin.site.site_title = admin.site.site_header = "CRM-рассылки"
@@ -64,7 +64,7 @@ class CompanyAdmin(ModelAdmin):
 class ContactAdmin(ModelAdmin):
     list_display = ("full_name", "email", "company", "position", "phone")
     search_fields = ("full_name", "email", "company__name")
-    list_filter = (("company", RelatedDropdownFilter),)
+    list_filter = (("company", AutocompleteSelectFilter),)  # a search, not 5 000 companies in the page
     list_filter_submit = True
     list_select_related = ("company",)
 
@@ -73,7 +73,7 @@ class ContactAdmin(ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ModelAdmin):
+class NotificationAdmin(BigListMixin, ModelAdmin):
     """Each user sees their own notifications; opening one marks it read."""
 
     list_display = ("title", "text", "created_at", "read_badge")
@@ -110,7 +110,7 @@ class NotificationAdmin(ModelAdmin):
 
 
 @admin.register(LogEntry)
-class LogEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class LogEntryAdmin(BigListMixin, ReadOnlyAdminMixin, ModelAdmin):
     """«Журнал действий»: who created, changed, deleted or ran what. Read-only."""
 
     list_display = ("action_time", "user", "action_badge", "content_type", "object_repr", "message")
