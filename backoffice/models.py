@@ -40,6 +40,7 @@ class Contact(models.Model):
         verbose_name = "контакт"
         verbose_name_plural = "контакты"
         ordering = ["full_name"]
+        indexes = [models.Index(fields=["full_name"], name="contact_full_name")]  # the list's order
 
     def __str__(self):
         return self.full_name

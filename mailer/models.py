@@ -352,6 +352,7 @@ class SendLog(models.Model):
                 name="sendlog_one_success_per_recipient",
             )
         ]
+        indexes = [models.Index(fields=["smtp_message_id"], name="sendlog_message_id")]  # the admin's search
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.get_status_display()}"

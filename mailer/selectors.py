@@ -273,10 +273,12 @@ def _when(moment: datetime, *, now: datetime | None = None) -> str:
 # --- the whole picture ------------------------------------------------------------------------------
 
 
-def active_queue() -> CampaignQueue | None:
-    """The queue the sender works on now, else the next one in line (maybe deferred)."""
-    queues = CampaignQueue.objects.select_related("campaign").filter(status__in=WAITING)
-    return queues.filter(status=Queue.PROCESSING).first() or queues.first()
+def waiting_queues() -> tuple[CampaignQueue | None, list[CampaignQueue]]:
+    """The queue the sender works on now (else the next one in line, maybe deferred) and the
+    others waiting after it, in the sender's order: one query."""
+    queues = list(CampaignQueue.objects.select_related("campaign").filter(status__in=WAITING))
+    active = next((q for q in queues if q.status == Queue.PROCESSING), queues[0] if queues else None)
+    return active, [q for q in queues if q is not active]
 
 
 def hourly_usage(*, now: datetime) -> HourlyUsage:
@@ -295,13 +297,16 @@ def quota_state() -> QuotaState:
     )
 
 
-def snapshot(*, now: datetime, can_see: Callable[[Campaign], bool] = lambda campaign: True) -> Snapshot:
-    """The whole picture; `can_see(campaign)` hides other managers' campaign names."""
-    active = active_queue()
-    waiting = CampaignQueue.objects.filter(status__in=WAITING)
-    if active:
-        waiting = waiting.exclude(pk=active.pk)
-    next_in_line = waiting.order_by("-priority", "queued_at").first()
+def snapshot(
+    *,
+    now: datetime,
+    can_see: Callable[[Campaign], bool] = lambda campaign: True,
+    queues: tuple[CampaignQueue | None, list[CampaignQueue]] | None = None,
+) -> Snapshot:
+    """The whole picture; `can_see(campaign)` hides other managers' campaign names; `queues`:
+    waiting_queues() when the caller has read them already."""
+    active, waiting = queues or waiting_queues()
+    next_in_line = waiting[0] if waiting else None
     return Snapshot(
         now=now,
         active_campaign=_active(active, can_see),
@@ -309,7 +314,7 @@ def snapshot(*, now: datetime, can_see: Callable[[Campaign], bool] = lambda camp
         reason_code=active.defer_reason if active else "",
         reason_text=reason_text(active, now=now),
         next_run_at=_next_run_at(active, now=now),
-        queued_count=waiting.count(),
+        queued_count=len(waiting),
         next_campaign_at=_next_campaign_at(active, next_in_line, now=now),
         consecutive_transient_errors=active.consecutive_transient_errors if active else 0,
         hourly=hourly_usage(now=now),

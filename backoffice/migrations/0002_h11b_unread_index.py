@@ -13,6 +13,10 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AddIndex(
+            model_name="contact",
+            index=models.Index(fields=["full_name"], name="contact_full_name"),
+        ),
+        migrations.AddIndex(
             model_name='notification',
             index=models.Index(condition=models.Q(('read_at__isnull', True)), fields=['user'], name='notification_unread'),
         ),

@@ -1,8 +1,7 @@
 from django.contrib import admin
 from unfold.admin import ModelAdmin
-from unfold.contrib.filters.admin import RangeDateTimeFilter
 
-from backoffice.admin_mixins import BigListMixin, ReadOnlyAdminMixin
+from backoffice.admin_mixins import BigListMixin, DayRangeFilter, ReadOnlyAdminMixin
 from mailer.admin.base import IndexedSearchMixin, OwnedAdminMixin
 from mailer.models import SendLog
 
@@ -12,7 +11,7 @@ class SendLogAdmin(BigListMixin, IndexedSearchMixin, ReadOnlyAdminMixin, OwnedAd
     owner_lookup = "campaign__created_by"
     list_display = ("created_at", "kind", "status", "email", "campaign", "smtp_message_id", "took_ms", "error")
     # A range of dates rather than date_hierarchy, whose year/month links cost a scan of the log.
-    list_filter = ("kind", "status", ("created_at", RangeDateTimeFilter))
+    list_filter = ("kind", "status", ("created_at", DayRangeFilter))
     list_filter_submit = True
     search_fields = ("email",)
     search_exact_fields = ("smtp_message_id",)

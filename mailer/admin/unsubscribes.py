@@ -12,10 +12,9 @@ from django.utils.timezone import localtime
 from import_export.admin import ImportExportModelAdmin
 from import_export.results import RowResult
 from unfold.admin import ModelAdmin
-from unfold.contrib.filters.admin import RangeDateFilter
 from unfold.contrib.import_export.forms import ExportForm
 
-from backoffice.admin_mixins import BigListMixin
+from backoffice.admin_mixins import BigListMixin, DayRangeFilter
 from mailer.addresses import is_valid_email, normalize_email
 from mailer.admin.spreadsheet_io import SpreadsheetAdminMixin
 from mailer.models import Unsubscribe
@@ -59,7 +58,7 @@ class UnsubscribeAdmin(BigListMixin, SpreadsheetAdminMixin, ModelAdmin, ImportEx
     resource_classes = [UnsubscribeResource]
     export_form_class = ExportForm
     list_display = ("email", "source", "campaign", "added_by", "created_at")
-    list_filter = ("source", ("created_at", RangeDateFilter))
+    list_filter = ("source", ("created_at", DayRangeFilter))
     list_filter_submit = True
     search_fields = ("email",)
     search_help_text = "Поиск по адресу e-mail"
