@@ -5,9 +5,9 @@ Seeds a scratch PostgreSQL database in the issue's shape — 1 M recipients in 2
 companies with 15 000 contacts, a superuser and a manager owning some campaigns — with plain
 SQL (INSERT … SELECT generate_series, not the ORM), then requests each page through Django's
 test client, as the superuser and as the manager: one warm-up, then the median of --runs,
-with the number of SQL queries. Prints a table; the target is ≤ 300 ms median per page. Beside the wall time it prints the
-process's CPU time: on a machine shared with other work the wall time waits for a core, the CPU
-time does not.
+with the number of SQL queries. Prints a table; the target is ≤ 300 ms median per page.
+Beside the wall time it prints the process's CPU time: on a machine shared with other work the
+wall time waits for a core, the CPU time does not.
 
     .venv/bin/python bench/admin_scale.py            # seed (≈ 3 min here), measure, drop
     .venv/bin/python bench/admin_scale.py --keep     # keep the seeded database afterwards
