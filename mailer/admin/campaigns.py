@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.html import escape, format_html
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
+from unfold.forms import PaginationInlineFormSet
 
 from mailer import selectors
 from mailer.admin.base import OwnedAdminMixin, RowCountsMixin
@@ -37,8 +38,19 @@ class AttachmentInline(TabularInline):
         return (obj is None or obj.is_editable) and super().has_delete_permission(request, obj)
 
 
+class CountedPagesFormSet(PaginationInlineFormSet):
+    """unfold's paginated formset, its number of rows taken from the inline's count (the
+    kept counters) instead of a COUNT(*) over the campaign's recipients."""
+
+    def get_page(self, paginator, page):
+        if self.count is not None:
+            paginator.count = self.count  # a cached_property: set, it is never computed
+        return super().get_page(paginator, page)
+
+
 class RecipientInline(TabularInline):
     model = CampaignRecipient
+    formset = CountedPagesFormSet
     form = RecipientForm
     fields = ("email", "name", "status", "error_kind", "last_error", "sent_at")
     readonly_fields = ("status", "error_kind", "last_error", "sent_at")
@@ -49,7 +61,7 @@ class RecipientInline(TabularInline):
     verbose_name_plural = "Получатели"
 
     def get_count(self, request, obj):
-        return obj.recipients.count() if obj and obj.pk else 0
+        return selectors.recipient_counts([obj.pk])[obj.pk].total if obj and obj.pk else 0
 
     def has_add_permission(self, request, obj=None):
         return obj is not None and obj.can_add_recipients and super().has_add_permission(request, obj)
