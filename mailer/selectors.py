@@ -211,20 +211,15 @@ def _counts(statuses: dict[str, int]) -> Counts:
     )
 
 
-def campaign_progress(campaign: Campaign, counts: Counts | None = None) -> Progress:
-    """The campaign's progress; `counts` when the caller has them already."""
-    counts = counts or recipient_counts([campaign.pk])[campaign.pk]
+def campaign_progress(campaign: Campaign) -> Progress:
+    counts = recipient_counts([campaign.pk])[campaign.pk]
     return Progress(
         id=campaign.pk,
         name=campaign.name,
         status=campaign.status,
         status_text=campaign.get_status_display(),
-        total=counts.total,
-        sent=counts.sent,
-        failed=counts.failed,
-        pending=counts.pending,
-        unsubscribed=counts.unsubscribed,
         percent=counts.percent,
+        **dataclasses.asdict(counts),
     )
 
 
