@@ -66,12 +66,22 @@ CREATE TRIGGER mailer_recipient_count_update AFTER UPDATE ON mailer_campaignreci
     FOR EACH STATEMENT EXECUTE FUNCTION mailer_recipient_count_apply();
 CREATE TRIGGER mailer_recipient_count_delete AFTER DELETE ON mailer_campaignrecipient
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION mailer_recipient_count_apply();
+CREATE FUNCTION mailer_recipient_count_clear() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM mailer_recipient_count;
+    RETURN NULL;
+END $$;
+-- TRUNCATE (Django's flush between transactional tests) deletes no row one by one.
+CREATE TRIGGER mailer_recipient_count_truncate AFTER TRUNCATE ON mailer_campaignrecipient
+    FOR EACH STATEMENT EXECUTE FUNCTION mailer_recipient_count_clear();
 """
 PG_TRIGGERS_DROP = """
 DROP TRIGGER mailer_recipient_count_insert ON mailer_campaignrecipient;
 DROP TRIGGER mailer_recipient_count_update ON mailer_campaignrecipient;
 DROP TRIGGER mailer_recipient_count_delete ON mailer_campaignrecipient;
+DROP TRIGGER mailer_recipient_count_truncate ON mailer_campaignrecipient;
 DROP FUNCTION mailer_recipient_count_apply();
+DROP FUNCTION mailer_recipient_count_clear();
 """
 
 # The embedded SQLite build: row triggers, same counts.

@@ -2,6 +2,8 @@
 agree with a live count after every kind of write: bulk insert, the sender's updates, staff's
 retry, suppression, deletion of a recipient and of a whole campaign."""
 
+import pytest
+from django.db import connection
 from django.db.models import Count
 
 from mailer import selectors, services, transitions
@@ -47,3 +49,11 @@ def test_progress_reads_the_counts(owner):
     CampaignRecipient.objects.filter(pk=campaign.recipients.first().pk).update(status=Status.SENT)
     progress = selectors.campaign_progress(campaign)
     assert (progress.total, progress.sent, progress.pending, progress.percent) == (4, 1, 3, 25)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_truncating_the_recipients_clears_the_counts(owner):
+    campaign = make_campaign(owner, recipients=2)
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE mailer_campaignrecipient CASCADE")
+    assert selectors.recipient_counts([campaign.pk])[campaign.pk] == selectors.Counts()
