@@ -40,7 +40,7 @@ bench: venv
 	$(PY) bench/import_bounds.py
 	$(PY) bench/admin_scale.py
 
-# The admin pages at a million rows (seeds a scratch database, ≈ 2 min, then measures and
+# The admin pages at a million rows (seeds a scratch database, 2–6 min, then measures and
 # drops it); BENCH_ADMIN_ARGS=--keep keeps it, --reuse measures the kept one again.
 bench-admin: venv
 	@$(PY) bin/check-services

@@ -11,6 +11,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
 from unfold.forms import PaginationInlineFormSet
 
+from backoffice.admin_mixins import RowCheckboxMixin
 from mailer import selectors
 from mailer.admin.base import OwnedAdminMixin, RowCountsMixin
 from mailer.admin.campaign_actions import CampaignActionsMixin
@@ -71,7 +72,7 @@ class RecipientInline(TabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(CampaignActionsMixin, RowCountsMixin, OwnedAdminMixin, ModelAdmin):
+class CampaignAdmin(CampaignActionsMixin, RowCountsMixin, RowCheckboxMixin, OwnedAdminMixin, ModelAdmin):
     form = CampaignForm
     list_display = (
         "name",

@@ -5,13 +5,14 @@ from django.utils import timezone
 from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
+from backoffice.admin_mixins import RowCheckboxMixin
 from mailer.admin.base import OwnedAdminMixin, RowCountsMixin
 from mailer.models import CampaignQueue
 from mailer.selectors import reason_text
 
 
 @admin.register(CampaignQueue)
-class CampaignQueueAdmin(RowCountsMixin, OwnedAdminMixin, ModelAdmin):
+class CampaignQueueAdmin(RowCountsMixin, RowCheckboxMixin, OwnedAdminMixin, ModelAdmin):
     owner_lookup = "campaign__created_by"
     list_display = (
         "campaign",

@@ -145,3 +145,11 @@ def test_sendlog_filters_by_a_range_of_whole_days(as_user, superuser, manager_a,
 
     assert shown("30.11.2026", "30.11.2026") == 1  # the last day counts whole
     assert shown("01.12.2026", "") == shown("", "29.11.2026") == 0
+
+
+def test_a_big_lists_rows_keep_their_own_checkbox(as_user, superuser, manager_a):
+    campaign = make_campaign(manager_a, recipients=2)
+    page = as_user(superuser).get(reverse("admin:mailer_campaignrecipient_changelist")).content.decode()
+    for recipient in campaign.recipients.all():
+        assert f'name="_selected_action" value="{recipient.pk}"' in page
+    assert 'aria-label="Выберите запись"' in page
