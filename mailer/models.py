@@ -391,6 +391,7 @@ class Unsubscribe(models.Model):
         verbose_name = "отписка"
         verbose_name_plural = "отписки"
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["created_at"], name="unsubscribe_created_at")]  # the list's order
 
     def __str__(self):
         return self.email
