@@ -352,7 +352,11 @@ class SendLog(models.Model):
                 name="sendlog_one_success_per_recipient",
             )
         ]
-        indexes = [models.Index(fields=["smtp_message_id"], name="sendlog_message_id")]  # the admin's search
+        # The admin's search: a Message-ID, a whole address.
+        indexes = [
+            models.Index(fields=["smtp_message_id"], name="sendlog_message_id"),
+            models.Index(fields=["email"], name="sendlog_email"),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.get_status_display()}"

@@ -6,6 +6,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.utils.text import smart_split, unescape_string_literal
 
 from mailer import selectors
+from mailer.addresses import is_valid_email, normalize_email
 from mailer.exceptions import MailerError
 from mailer.models import Campaign
 
@@ -51,26 +52,32 @@ class RowCountsMixin:
 
 
 class IndexedSearchMixin:
-    """The search of a big list, each condition on an index: `search_fields` by substring
-    (trigram indexes, migration 0009), `search_exact_fields` whole (a Message-ID, with or
-    without its angle brackets), and the campaign's name through the few campaigns that match
-    it, so the OR stays on one table. Words are ANDed, as Django's own search does."""
+    """The search of a big list, each condition on an index: a whole e-mail address finds
+    that address (`email`), other words `search_fields` by substring (trigram indexes,
+    migration 0009), `search_exact_fields` whole (a Message-ID, with or without its angle
+    brackets), and the campaign's name through the few campaigns that match it, so the OR
+    stays on one table. Words are ANDed, as Django's own search does."""
 
     search_exact_fields = ()
     search_campaign_name = True
 
     def get_search_results(self, request, queryset, search_term):
         for word in _words(search_term):
-            match = Q()
-            for field in self.search_fields:
-                match |= Q(**{f"{field}__icontains": word})
-            for field in self.search_exact_fields:
-                match |= Q(**{f"{field}__in": [word, f"<{word.strip('<>')}>"]})
-            if self.search_campaign_name:
-                campaigns = Campaign.objects.filter(name__icontains=word).values_list("pk", flat=True)
-                match |= Q(campaign_id__in=list(campaigns))
-            queryset = queryset.filter(match)
+            queryset = queryset.filter(self._word_match(word))
         return queryset, False
+
+    def _word_match(self, word):
+        match = Q()
+        for field in self.search_exact_fields:
+            match |= Q(**{f"{field}__in": [word, f"<{word.strip('<>')}>"]})
+        if is_valid_email(word):  # a whole address: that address, on its own index
+            return match | Q(email__in={word, normalize_email(word)})
+        for field in self.search_fields:
+            match |= Q(**{f"{field}__icontains": word})
+        if self.search_campaign_name:
+            campaigns = Campaign.objects.filter(name__icontains=word).values_list("pk", flat=True)
+            match |= Q(campaign_id__in=list(campaigns))
+        return match
 
 
 def _words(search_term):

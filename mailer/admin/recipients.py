@@ -64,7 +64,9 @@ class CampaignRecipientAdmin(
     list_filter = (("campaign", CampaignFilter), "status", "error_kind")
     list_filter_submit = True
     search_fields = ("email", "name")  # and the campaign's name (IndexedSearchMixin)
-    search_help_text = "Адрес e-mail, имя получателя или название кампании — целиком или частью."
+    search_help_text = (
+        "Адрес e-mail целиком — точно этот адрес; часть адреса, имя получателя или название кампании — по вхождению."
+    )
     list_select_related = ("campaign",)  # each row's campaign decides whether it may change
     readonly_fields = (
         "status",

@@ -15,5 +15,8 @@ class SendLogAdmin(BigListMixin, IndexedSearchMixin, ReadOnlyAdminMixin, OwnedAd
     list_filter_submit = True
     search_fields = ("email",)
     search_exact_fields = ("smtp_message_id",)
-    search_help_text = "Часть адреса e-mail или название кампании; Message-ID — целиком."
+    search_help_text = (
+        "Адрес e-mail целиком — точно этот адрес; часть адреса или название кампании — по вхождению; "
+        "Message-ID — только целиком."
+    )
     list_select_related = ("campaign",)

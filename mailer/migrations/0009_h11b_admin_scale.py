@@ -155,6 +155,10 @@ class Migration(migrations.Migration):
             model_name="unsubscribe",
             index=models.Index(fields=["created_at"], name="unsubscribe_created_at"),
         ),
+        migrations.AddIndex(
+            model_name="sendlog",
+            index=models.Index(fields=["email"], name="sendlog_email"),
+        ),
         migrations.RunSQL(COUNT_TABLE, "DROP TABLE mailer_recipient_count"),
         ForVendor("postgresql", PG_TRIGGERS, PG_TRIGGERS_DROP),
         ForVendor("sqlite", SQLITE_TRIGGERS, SQLITE_TRIGGERS_DROP),
