@@ -246,8 +246,7 @@ class CampaignRecipient(models.Model):
             # The sender's next chunk (status, then id order) and the campaign's first recipient.
             models.Index(fields=["campaign", "status", "id"], name="recipient_campaign_status_id"),
             models.Index(fields=["campaign", "id"], name="recipient_campaign_id"),
-            # suppress() marks an address in every campaign at once.
-            models.Index(fields=["email"], name="recipient_email"),
+            models.Index(fields=["email"], name="recipient_email"),  # suppress(): all campaigns at once
         ]
 
     def __str__(self):
@@ -352,8 +351,7 @@ class SendLog(models.Model):
                 name="sendlog_one_success_per_recipient",
             )
         ]
-        # The admin's search: a Message-ID, a whole address.
-        indexes = [
+        indexes = [  # the admin's search: a Message-ID, a whole address
             models.Index(fields=["smtp_message_id"], name="sendlog_message_id"),
             models.Index(fields=["email"], name="sendlog_email"),
         ]
