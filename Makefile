@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: venv run test lint bench bench-import check-deploy clean
+.PHONY: venv run test lint bench bench-import bench-admin check-deploy clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || "$$(bin/find-python)" -m venv $(VENV)
@@ -39,11 +39,18 @@ bench: venv
 	$(PY) bench/send.py
 	$(PY) bench/import_bounds.py
 	$(PY) bench/import_speed.py
+	$(PY) bench/admin_scale.py
 
 # The 10 000-row import alone: preview and confirm against openpyxl's read of the same file.
 bench-import: venv
 	@$(PY) bin/check-services
 	$(PY) bench/import_speed.py
+
+# The admin pages at a million rows (seeds a scratch database, 2–6 min, then measures and
+# drops it); BENCH_ADMIN_ARGS=--keep keeps it, --reuse measures the kept one again.
+bench-admin: venv
+	@$(PY) bin/check-services
+	$(PY) bench/admin_scale.py $(BENCH_ADMIN_ARGS)
 
 # Django's deployment checks with production-like values (tests/test_ops.py runs the same).
 check-deploy: venv

@@ -11,12 +11,12 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
-from unfold.contrib.filters.admin import RangeDateFilter, RelatedDropdownFilter
+from unfold.contrib.filters.admin import AutocompleteSelectFilter, RangeDateFilter, RelatedDropdownFilter
 from unfold.decorators import display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from unfold.widgets import UnfoldBooleanSwitchWidget
 
-from backoffice.admin_mixins import ReadOnlyAdminMixin, SuperuserOnlyMixin
+from backoffice.admin_mixins import BigListMixin, ReadOnlyAdminMixin, SuperuserOnlyMixin
 from backoffice.models import Company, Contact, Notification
 from backoffice.permissions import MANAGER_GROUP
 
@@ -96,7 +96,7 @@ class CompanyAdmin(ModelAdmin):
 class ContactAdmin(ModelAdmin):
     list_display = ("full_name", "email", "company", "position", "phone")
     search_fields = ("full_name", "email", "company__name")
-    list_filter = (("company", RelatedDropdownFilter),)
+    list_filter = (("company", AutocompleteSelectFilter),)  # a search, not 5 000 companies in the page
     list_filter_submit = True
     list_select_related = ("company",)
 
@@ -105,7 +105,7 @@ class ContactAdmin(ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ModelAdmin):
+class NotificationAdmin(BigListMixin, ModelAdmin):
     """Each user sees their own notifications; opening one marks it read."""
 
     list_display = ("title", "text", "created_at", "read_badge")
@@ -142,7 +142,7 @@ class NotificationAdmin(ModelAdmin):
 
 
 @admin.register(LogEntry)
-class LogEntryAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class LogEntryAdmin(BigListMixin, ReadOnlyAdminMixin, ModelAdmin):
     """«Журнал действий»: who created, changed, deleted or ran what. Read-only."""
 
     list_display = ("action_time", "user", "action_badge", "content_type", "object_repr", "message")

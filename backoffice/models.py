@@ -40,6 +40,7 @@ class Contact(models.Model):
         verbose_name = "контакт"
         verbose_name_plural = "контакты"
         ordering = ["full_name"]
+        indexes = [models.Index(fields=["full_name"], name="contact_full_name")]  # the list's order
 
     def __str__(self):
         return self.full_name
@@ -72,6 +73,8 @@ class Notification(models.Model):
                 name="notification_unique_dedupe_key_per_user",
             )
         ]
+        # The sidebar badge on every page counts these.
+        indexes = [models.Index(fields=["user"], condition=Q(read_at__isnull=True), name="notification_unread")]
 
     def __str__(self):
         return self.title

@@ -193,7 +193,12 @@ class CampaignRecipient(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "email"], name="recipient_unique_email_per_campaign")
         ]
-        indexes = [models.Index(fields=["campaign", "status"], name="recipient_campaign_status")]
+        indexes = [
+            # The sender's next chunk (status, then id order) and the campaign's first recipient.
+            models.Index(fields=["campaign", "status", "id"], name="recipient_campaign_status_id"),
+            models.Index(fields=["campaign", "id"], name="recipient_campaign_id"),
+            models.Index(fields=["email"], name="recipient_email"),  # suppress(): all campaigns at once
+        ]
 
     def __str__(self):
         return self.email
@@ -301,6 +306,10 @@ class SendLog(models.Model):
                 name="sendlog_one_success_per_recipient",
             )
         ]
+        indexes = [  # the admin's search: a Message-ID, a whole address
+            models.Index(fields=["smtp_message_id"], name="sendlog_message_id"),
+            models.Index(fields=["email"], name="sendlog_email"),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.get_status_display()}"
@@ -339,6 +348,7 @@ class Unsubscribe(models.Model):
         verbose_name = "отписка"
         verbose_name_plural = "отписки"
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["created_at"], name="unsubscribe_created_at")]  # the list's order
 
     def __str__(self):
         return self.email

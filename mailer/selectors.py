@@ -19,6 +19,7 @@ from django.db.models import Count, F, Q, QuerySet
 from mailer.campaign_status import OTHER_MANAGERS_CAMPAIGN, Planned, campaign_status_text, planned, scheduled_label
 from mailer.engine import limits, policy
 from mailer.models import Campaign, CampaignQueue, CampaignRecipient, GlobalMailAccount, SendLog, SmtpBzQuota
+from mailer.recipient_counts import Counts, recipient_counts
 
 Queue = CampaignQueue.Status
 Recipient = CampaignRecipient.Status
@@ -166,26 +167,14 @@ def daily_usage_of(user, *, now: datetime) -> DailyUsage:
 
 
 def campaign_progress(campaign: Campaign) -> Progress:
-    """Counts by status in one aggregate query."""
-    counts = campaign.recipients.aggregate(
-        total=Count("id"),
-        sent=Count("id", filter=Q(status=Recipient.SENT)),
-        failed=Count("id", filter=Q(status=Recipient.FAILED)),
-        pending=Count("id", filter=Q(status__in=[Recipient.PENDING, Recipient.SENDING])),
-        unsubscribed=Count("id", filter=Q(status=Recipient.UNSUBSCRIBED)),
-        unknown=Count("id", filter=Q(status=Recipient.UNKNOWN)),
-    )
-    # The share of those who get a message: unsubscribed recipients are neither progress
-    # (a draft is at 0 %) nor left to do.
-    to_send = counts["total"] - counts["unsubscribed"]
-    percent = round(100 * (to_send - counts["pending"]) / to_send) if to_send else 0
+    counts = recipient_counts([campaign.pk])[campaign.pk]
     return Progress(
         id=campaign.pk,
         name=campaign.name,
         status=campaign.status,
-        status_text=campaign_status_text(campaign, failed=counts["failed"])[1],
-        percent=percent,
-        **counts,
+        status_text=campaign_status_text(campaign, failed=counts.failed)[1],
+        percent=counts.percent,
+        **dataclasses.asdict(counts),
     )
 
 
@@ -242,10 +231,12 @@ def in_line(*, now: datetime) -> QuerySet:
     return CampaignQueue.objects.filter(status__in=WAITING).exclude(planned_later)
 
 
-def active_queue(*, now: datetime) -> CampaignQueue | None:
-    """The queue the sender works on now, else the next one in line (maybe deferred)."""
-    queues = in_line(now=now).select_related("campaign")
-    return queues.filter(status=Queue.PROCESSING).first() or queues.first()
+def waiting_queues(*, now: datetime) -> tuple[CampaignQueue | None, list[CampaignQueue]]:
+    """The queue the sender works on now (else the next one in line, maybe deferred) and the
+    others waiting after it, in the sender's order: one query."""
+    queues = list(in_line(now=now).select_related("campaign").order_by("-priority", "queued_at", "id"))
+    active = next((q for q in queues if q.status == Queue.PROCESSING), queues[0] if queues else None)
+    return active, [q for q in queues if q is not active]
 
 
 def hourly_usage(*, now: datetime) -> HourlyUsage:
@@ -264,13 +255,16 @@ def quota_state() -> QuotaState:
     )
 
 
-def snapshot(*, now: datetime, can_see: Callable[[Campaign], bool] = lambda campaign: True) -> Snapshot:
-    """The whole picture; `can_see(campaign)` hides other managers' campaign names."""
-    active = active_queue(now=now)
-    waiting = in_line(now=now)
-    if active:
-        waiting = waiting.exclude(pk=active.pk)
-    next_in_line = waiting.order_by("-priority", "queued_at").first()
+def snapshot(
+    *,
+    now: datetime,
+    can_see: Callable[[Campaign], bool] = lambda campaign: True,
+    queues: tuple[CampaignQueue | None, list[CampaignQueue]] | None = None,
+) -> Snapshot:
+    """The whole picture; `can_see(campaign)` hides other managers' campaign names; `queues`:
+    waiting_queues(now=now) when the caller has read them already."""
+    active, waiting = queues or waiting_queues(now=now)
+    next_in_line = waiting[0] if waiting else None
     return Snapshot(
         now=now,
         active_campaign=_active(active, can_see),
@@ -278,7 +272,7 @@ def snapshot(*, now: datetime, can_see: Callable[[Campaign], bool] = lambda camp
         reason_code=active.defer_reason if active else "",
         reason_text=reason_text(active, now=now),
         next_run_at=_next_run_at(active, now=now),
-        queued_count=waiting.count(),
+        queued_count=len(waiting),
         next_campaign_at=_next_campaign_at(active, next_in_line, now=now),
         consecutive_transient_errors=active.consecutive_transient_errors if active else 0,
         hourly=hourly_usage(now=now),
@@ -329,20 +323,16 @@ def _next_campaign_at(
 # --- for `manage.py mailer_status`: what the checklist reads with SQL and redis-cli --------------
 
 
-def with_progress(queues: QuerySet) -> QuerySet:
-    """Annotates each queue with `total` and `done` recipients, in the same query."""
-    dealt_with = ~Q(campaign__recipients__status__in=[Recipient.PENDING, Recipient.SENDING])
-    return queues.annotate(total=Count("campaign__recipients"), done=Count("campaign__recipients", filter=dealt_with))
-
-
 def queue_overview(*, now: datetime) -> list[QueueRow]:
     """Every campaign still in line (processing, pending, paused) in the sender's order, with
-    its progress, in one query."""
+    its progress: two queries."""
     waiting = CampaignQueue.objects.select_related("campaign__created_by").filter(status__in=[*WAITING, Queue.PAUSED])
-    return [_queue_row(queue, now=now) for queue in with_progress(waiting).order_by("-priority", "queued_at", "id")]
+    queues = list(waiting.order_by("-priority", "queued_at", "id"))
+    counts = recipient_counts(queue.campaign_id for queue in queues)
+    return [_queue_row(queue, counts[queue.campaign_id], now=now) for queue in queues]
 
 
-def _queue_row(queue: CampaignQueue, *, now: datetime) -> QueueRow:
+def _queue_row(queue: CampaignQueue, counts: Counts, *, now: datetime) -> QueueRow:
     deferred = queue.status == Queue.PENDING and queue.deferred_until is not None and queue.deferred_until > now
     return QueueRow(
         queue_id=queue.pk,
@@ -356,8 +346,8 @@ def _queue_row(queue: CampaignQueue, *, now: datetime) -> QueueRow:
         reason_text=reason_text(queue, now=now),
         deferred_until=queue.deferred_until,
         queued_at=queue.queued_at,
-        recipients_total=queue.total,
-        recipients_done=queue.done,
+        recipients_total=counts.total,
+        recipients_done=counts.done,
         consecutive_transient_errors=queue.consecutive_transient_errors,
     )
 

@@ -20,14 +20,21 @@ Recipient = CampaignRecipient.Status
 
 def retry_notes(campaign: Campaign) -> list[str]:
     """What «Повторить неудачные» will do with this campaign's failures, in numbers."""
-    counts = campaign.recipients.filter(status=Recipient.FAILED).aggregate(
-        retryable=Count("id", filter=Q(error_kind__in=CampaignRecipient.RETRYABLE_ERROR_KINDS)), failed=Count("id")
+    counts = campaign.recipients.filter(status__in=[Recipient.FAILED, Recipient.UNKNOWN]).aggregate(
+        retryable=Count(
+            "id", filter=Q(status=Recipient.FAILED, error_kind__in=CampaignRecipient.RETRYABLE_ERROR_KINDS)
+        ),
+        failed=Count("id", filter=Q(status=Recipient.FAILED)),
+        unknown=Count("id", filter=Q(status=Recipient.UNKNOWN)),
     )
     permanent = counts["failed"] - counts["retryable"]
+    unknown = counts["unknown"]
+    if not counts["failed"] and not unknown:
+        return []  # nothing to say (the page shows no notes then)
     notes = [f"Вернутся в очередь: {counts['retryable']} — временные ошибки."]
     if permanent:
         notes.append(f"Не повторяются: {permanent} — адрес отклонён сервером или некорректен.")
-    if unknown := campaign.recipients.filter(status=Recipient.UNKNOWN).count():
+    if unknown:
         notes.append(f"Неизвестно, дошли ли: {unknown} — вернутся, только если отметить «включая неизвестные».")
     return notes
 

@@ -5,13 +5,14 @@ shows by is the campaign's own predicate (Campaign.can_start, …), as the servi
 """
 
 from django.contrib import admin
-from django.db.models import Count, Q
 from django.utils import timezone
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
+from unfold.forms import PaginationInlineFormSet
 
+from backoffice.admin_mixins import RowCheckboxMixin
 from mailer import selectors
-from mailer.admin.base import OwnedAdminMixin
+from mailer.admin.base import OwnedAdminMixin, RowCountsMixin
 from mailer.admin.campaign_actions import CampaignActionsMixin
 from mailer.admin.campaign_dialogs import retry_notes
 from mailer.admin.campaign_planning import CampaignPlanningMixin
@@ -19,8 +20,6 @@ from mailer.admin.campaign_preview import render_preview
 from mailer.admin.forms import AttachmentForm, CampaignForm, RecipientForm
 from mailer.campaign_status import campaign_status_text
 from mailer.models import Campaign, CampaignAttachment, CampaignQueue, CampaignRecipient
-
-Recipient = CampaignRecipient.Status
 
 
 class AttachmentInline(TabularInline):
@@ -41,8 +40,19 @@ class AttachmentInline(TabularInline):
         return (obj is None or obj.is_editable) and super().has_delete_permission(request, obj)
 
 
+class CountedPagesFormSet(PaginationInlineFormSet):
+    """unfold's paginated formset, its number of rows taken from the inline's count (the
+    kept counters) instead of a COUNT(*) over the campaign's recipients."""
+
+    def get_page(self, paginator, page):
+        if self.count is not None:
+            paginator.count = self.count  # a cached_property: set, it is never computed
+        return super().get_page(paginator, page)
+
+
 class RecipientInline(TabularInline):
     model = CampaignRecipient
+    formset = CountedPagesFormSet
     form = RecipientForm
     fields = ("email", "name", "status", "error_kind", "last_error", "sent_at")
     readonly_fields = ("status", "error_kind", "last_error", "sent_at")
@@ -53,7 +63,7 @@ class RecipientInline(TabularInline):
     verbose_name_plural = "Получатели"
 
     def get_count(self, request, obj):
-        return obj.recipients.count() if obj and obj.pk else 0
+        return selectors.recipient_counts([obj.pk])[obj.pk].total if obj and obj.pk else 0
 
     def has_add_permission(self, request, obj=None):
         return obj is not None and obj.can_add_recipients and super().has_add_permission(request, obj)
@@ -63,7 +73,9 @@ class RecipientInline(TabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(CampaignPlanningMixin, CampaignActionsMixin, OwnedAdminMixin, ModelAdmin):
+class CampaignAdmin(
+    CampaignPlanningMixin, CampaignActionsMixin, RowCountsMixin, RowCheckboxMixin, OwnedAdminMixin, ModelAdmin
+):
     form = CampaignForm
     list_display = (
         "name",
@@ -76,7 +88,6 @@ class CampaignAdmin(CampaignPlanningMixin, CampaignActionsMixin, OwnedAdminMixin
     )
     list_filter = ("status",)
     search_fields = ("name", "subject")
-    list_select_related = ("created_by", "queue")  # the row menus' predicates read the queue
     inlines = (AttachmentInline, RecipientInline)
     readonly_fields = ("status", "created_by", "created_at", "updated_at", "preview")
     fieldsets = (
@@ -88,19 +99,9 @@ class CampaignAdmin(CampaignPlanningMixin, CampaignActionsMixin, OwnedAdminMixin
     # --- list ---------------------------------------------------------------------------
 
     def get_queryset(self, request):
-        # Progress of every row in the page's one query, whatever the number of recipients;
-        # the queue comes along for the predicates of the buttons.
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("queue")
-            .annotate(
-                recipients_total=Count("recipients"),
-                recipients_sent=Count("recipients", filter=Q(recipients__status=Recipient.SENT)),
-                recipients_failed=Count("recipients", filter=Q(recipients__status=Recipient.FAILED)),
-                recipients_unsubscribed=Count("recipients", filter=Q(recipients__status=Recipient.UNSUBSCRIBED)),
-            )
-        )
+        # The queue comes along for the predicates of the buttons (a select_related here
+        # replaces list_select_related).
+        return super().get_queryset(request).select_related("queue", "created_by")
 
     def get_list_filter(self, request):
         return ("status", "created_by") if request.user.is_superuser else ("status",)
@@ -118,19 +119,19 @@ class CampaignAdmin(CampaignPlanningMixin, CampaignActionsMixin, OwnedAdminMixin
         },
     )
     def status_badge(self, obj):
-        return campaign_status_text(obj, failed=obj.recipients_failed)
+        return campaign_status_text(obj, failed=obj.recipient_counts.failed)
 
     @display(description="отправлено")
     def progress(self, obj):
-        return f"{obj.recipients_sent} / {obj.recipients_total}"
+        return f"{obj.recipient_counts.sent} / {obj.recipient_counts.total}"
 
     @display(description="ошибки")
     def failed_count(self, obj):
-        return obj.recipients_failed
+        return obj.recipient_counts.failed
 
     @display(description="отписаны")
     def unsubscribed_count(self, obj):
-        return obj.recipients_unsubscribed
+        return obj.recipient_counts.unsubscribed
 
     # --- editor -------------------------------------------------------------------------
 

@@ -5,13 +5,14 @@ from django.utils import timezone
 from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
-from mailer.admin.base import OwnedAdminMixin
+from backoffice.admin_mixins import RowCheckboxMixin
+from mailer.admin.base import OwnedAdminMixin, RowCountsMixin
 from mailer.models import CampaignQueue
-from mailer.selectors import reason_text, with_progress
+from mailer.selectors import reason_text
 
 
 @admin.register(CampaignQueue)
-class CampaignQueueAdmin(OwnedAdminMixin, ModelAdmin):
+class CampaignQueueAdmin(RowCountsMixin, RowCheckboxMixin, OwnedAdminMixin, ModelAdmin):
     owner_lookup = "campaign__created_by"
     list_display = (
         "campaign",
@@ -41,9 +42,8 @@ class CampaignQueueAdmin(OwnedAdminMixin, ModelAdmin):
         "pause_detail",
     )
 
-    def get_queryset(self, request):
-        # Progress for the whole page in the same query, whatever the number of recipients.
-        return with_progress(super().get_queryset(request))
+    def row_campaign_id(self, row):
+        return row.campaign_id
 
     def get_readonly_fields(self, request, obj=None):
         editable = {"priority"} if request.user.is_superuser else set()
@@ -68,4 +68,4 @@ class CampaignQueueAdmin(OwnedAdminMixin, ModelAdmin):
 
     @display(description="прогресс")
     def progress(self, obj):
-        return f"{obj.done} / {obj.total}"
+        return f"{obj.recipient_counts.done} / {obj.recipient_counts.total}"

@@ -9,8 +9,9 @@ from unfold.contrib.filters.admin import RelatedDropdownFilter
 from unfold.contrib.import_export.forms import ExportForm
 from unfold.widgets import UnfoldAdminSelectWidget
 
+from backoffice.admin_mixins import BigListMixin
 from mailer import transitions
-from mailer.admin.base import OwnedAdminMixin
+from mailer.admin.base import IndexedSearchMixin, OwnedAdminMixin
 from mailer.admin.forms import RecipientForm
 from mailer.admin.spreadsheet_io import BoundedImportForm, Imported, IssuedUploadConfirmForm, SpreadsheetAdminMixin
 from mailer.models import Campaign, CampaignRecipient
@@ -61,7 +62,9 @@ class CampaignFilter(RelatedDropdownFilter):
 
 
 @admin.register(CampaignRecipient)
-class CampaignRecipientAdmin(OwnedAdminMixin, SpreadsheetAdminMixin, ModelAdmin, ImportExportModelAdmin):
+class CampaignRecipientAdmin(
+    BigListMixin, IndexedSearchMixin, OwnedAdminMixin, SpreadsheetAdminMixin, ModelAdmin, ImportExportModelAdmin
+):
     owner_lookup = "campaign__created_by"
     resource_classes = (RecipientResource,)
     import_form_class = RecipientImportForm
@@ -70,7 +73,10 @@ class CampaignRecipientAdmin(OwnedAdminMixin, SpreadsheetAdminMixin, ModelAdmin,
     list_display = ("email", "name", "campaign", "status", "error_kind", "attempts", "sent_at", "last_error")
     list_filter = (("campaign", CampaignFilter), "status", "error_kind")
     list_filter_submit = True
-    search_fields = ("email", "name", "campaign__name")
+    search_fields = ("email", "name")  # and the campaign's name (IndexedSearchMixin)
+    search_help_text = (
+        "Адрес e-mail целиком — точно этот адрес; часть адреса, имя получателя или название кампании — по вхождению."
+    )
     list_select_related = ("campaign",)  # each row's campaign decides whether it may change
     readonly_fields = (
         "status",

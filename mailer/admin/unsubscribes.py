@@ -14,6 +14,7 @@ from import_export.admin import ImportExportModelAdmin
 from unfold.admin import ModelAdmin
 from unfold.contrib.import_export.forms import ExportForm
 
+from backoffice.admin_mixins import BigListMixin, DayRangeFilter
 from mailer.addresses import is_valid_email, normalize_email
 from mailer.admin.spreadsheet_io import Imported, SpreadsheetAdminMixin
 from mailer.models import Unsubscribe
@@ -53,15 +54,15 @@ class UnsubscribeForm(forms.ModelForm):
 
 
 @admin.register(Unsubscribe)
-class UnsubscribeAdmin(SpreadsheetAdminMixin, ModelAdmin, ImportExportModelAdmin):
+class UnsubscribeAdmin(BigListMixin, SpreadsheetAdminMixin, ModelAdmin, ImportExportModelAdmin):
     form = UnsubscribeForm
     resource_classes = [UnsubscribeResource]
     export_form_class = ExportForm
     list_display = ("email", "source", "campaign", "added_by", "created_at")
-    list_filter = ("source", "created_at")
+    list_filter = ("source", ("created_at", DayRangeFilter))
+    list_filter_submit = True
     search_fields = ("email",)
     search_help_text = "Поиск по адресу e-mail"
-    date_hierarchy = "created_at"
     list_select_related = ("campaign", "created_by")
     view_fields = ("email", "source", "campaign", "created_by", "created_at")
 

@@ -137,8 +137,9 @@ class CampaignRun:
     def _send_all(self):
         while True:
             self._flush_quota()
-            transitions.mark_unsubscribed(campaign_id=self.campaign.pk)
             chunk = self._next_chunk()
+            if chunk and self._skip_unsubscribed(chunk):
+                continue  # some were suppressed: take the chunk again without them
             if not chunk:
                 return self._finish()
             for recipient in chunk:
@@ -166,6 +167,12 @@ class CampaignRun:
             transitions.defer(queue_id=self.queue.pk, reason=Reason.NONE, until=None)
             return False
         return self.lock is None or self.lock.extend()
+
+    def _skip_unsubscribed(self, chunk):
+        """Marks the chunk's addresses suppressed since they were added; only the chunk's are
+        looked up (the whole campaign against the list cost 100 ms a chunk at 100 000)."""
+        listed = Unsubscribe.objects.filter(email__in=[r.email for r in chunk]).values("email")
+        return transitions.mark_unsubscribed(campaign_id=self.campaign.pk, emails=listed)
 
     def _next_chunk(self):
         pending = self.campaign.recipients.filter(status=Recipient.PENDING)
