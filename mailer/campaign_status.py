@@ -40,14 +40,11 @@ def campaign_status_text(campaign: Campaign, *, failed: int) -> tuple[str, str]:
     return campaign.status, campaign.get_status_display()
 
 
-def planned(*, now: datetime, can_see: Callable[[Campaign], bool]) -> list[Planned]:
-    """The campaigns waiting for their planned time, soonest first, in one query."""
-    queues = CampaignQueue.objects.select_related("campaign").filter(
-        status=CampaignQueue.Status.PENDING, defer_reason=CampaignQueue.DeferReason.SCHEDULED, deferred_until__gt=now
-    )
+def planned(queues: list[CampaignQueue], *, can_see: Callable[[Campaign], bool]) -> list[Planned]:
+    """The campaigns of `queues` (waiting for their planned time), soonest first."""
     return [
         Planned(id=q.campaign_id, name=q.campaign.name, at=q.deferred_until)
         if can_see(q.campaign)
         else Planned(id=None, name=OTHER_MANAGERS_CAMPAIGN, at=q.deferred_until)
-        for q in queues.order_by("deferred_until")[:PLANNED_SHOWN]
+        for q in sorted(queues, key=lambda q: q.deferred_until)[:PLANNED_SHOWN]
     ]

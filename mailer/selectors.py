@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Q
 
 from mailer.campaign_status import OTHER_MANAGERS_CAMPAIGN, Planned, campaign_status_text, planned, scheduled_label
 from mailer.engine import limits, policy
@@ -225,18 +225,26 @@ def _when(moment: datetime, *, now: datetime | None = None) -> str:
 # --- the whole picture ------------------------------------------------------------------------------
 
 
-def in_line(*, now: datetime) -> QuerySet:
-    """Queues waiting or being sent; a planned one joins the line at its time."""
-    planned_later = Q(defer_reason=CampaignQueue.DeferReason.SCHEDULED, deferred_until__gt=now)
-    return CampaignQueue.objects.filter(status__in=WAITING).exclude(planned_later)
+@dataclass(frozen=True)
+class Line:
+    """The queues waiting, as the sender sees them: the one it works on now (else the next
+    in line, maybe deferred), the others after it in its order, and the planned ones whose
+    time has not come (they join the line then)."""
+
+    active: CampaignQueue | None
+    waiting: list[CampaignQueue]
+    planned_later: list[CampaignQueue]
 
 
-def waiting_queues(*, now: datetime) -> tuple[CampaignQueue | None, list[CampaignQueue]]:
-    """The queue the sender works on now (else the next one in line, maybe deferred) and the
-    others waiting after it, in the sender's order: one query."""
-    queues = list(in_line(now=now).select_related("campaign").order_by("-priority", "queued_at", "id"))
-    active = next((q for q in queues if q.status == Queue.PROCESSING), queues[0] if queues else None)
-    return active, [q for q in queues if q is not active]
+def waiting_queues(*, now: datetime) -> Line:
+    """The line in one query."""
+    queues = CampaignQueue.objects.select_related("campaign").filter(status__in=WAITING)
+    line, later = [], []
+    for queue in queues.order_by("-priority", "queued_at", "id"):
+        is_later = queue.defer_reason == CampaignQueue.DeferReason.SCHEDULED and queue.deferred_until > now
+        (later if is_later else line).append(queue)
+    active = next((q for q in line if q.status == Queue.PROCESSING), line[0] if line else None)
+    return Line(active=active, waiting=[q for q in line if q is not active], planned_later=later)
 
 
 def hourly_usage(*, now: datetime) -> HourlyUsage:
@@ -259,11 +267,12 @@ def snapshot(
     *,
     now: datetime,
     can_see: Callable[[Campaign], bool] = lambda campaign: True,
-    queues: tuple[CampaignQueue | None, list[CampaignQueue]] | None = None,
+    line: Line | None = None,
 ) -> Snapshot:
     """The whole picture; `can_see(campaign)` hides other managers' campaign names; `queues`:
     waiting_queues(now=now) when the caller has read them already."""
-    active, waiting = queues or waiting_queues(now=now)
+    line = line or waiting_queues(now=now)
+    active, waiting = line.active, line.waiting
     next_in_line = waiting[0] if waiting else None
     return Snapshot(
         now=now,
@@ -278,7 +287,7 @@ def snapshot(
         hourly=hourly_usage(now=now),
         quota=quota_state(),
         working_hours=policy.is_working_hours(now=now),
-        planned=planned(now=now, can_see=can_see),
+        planned=planned(line.planned_later, can_see=can_see),
     )
 
 

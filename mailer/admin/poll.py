@@ -22,14 +22,14 @@ def poll(request):
         raise PermissionDenied
     now = timezone.now()
     visible = Campaign.objects.visible_to(user)
-    queues = selectors.waiting_queues(now=now)
+    line = selectors.waiting_queues(now=now)
     snapshot = selectors.snapshot(
-        now=now, can_see=lambda campaign: user.is_superuser or campaign.created_by_id == user.pk, queues=queues
+        now=now, can_see=lambda campaign: user.is_superuser or campaign.created_by_id == user.pk, line=line
     )
     data = {**selectors.as_json(snapshot), "daily": selectors.as_json(selectors.daily_usage_of(user, now=now))}
     campaign_id = request.GET.get("campaign")
     if campaign_id:
-        data["campaign"] = selectors.as_json(_campaign_state(visible, campaign_id, queues[0], snapshot, now=now))
+        data["campaign"] = selectors.as_json(_campaign_state(visible, campaign_id, line.active, snapshot, now=now))
     return JsonResponse(data, json_dumps_params={"ensure_ascii": False})
 
 

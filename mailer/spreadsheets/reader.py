@@ -22,7 +22,6 @@ programs, not by Excel) reads as `UNCALCULATED`, so the import can refuse that r
 taking the cell as empty.
 """
 
-import codecs
 import csv
 import io
 import re
@@ -41,6 +40,7 @@ from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
 from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
 
 from mailer.exceptions import MailerError
+from mailer.spreadsheets import csv_text
 
 XLSX = "xlsx"
 CSV = "csv"
@@ -348,46 +348,8 @@ def _csv_lines(stream: BinaryIO) -> Iterator[list]:
         raise SpreadsheetRefused(NOT_CSV, reason="unreadable")
     first_line = head.decode("utf-8", errors="replace").lstrip("\ufeff").partition("\n")[0]
     # Decoded and split as it is read, so an early stop leaves the rest of the file unread.
-    lines = _lines(_utf8_or_cp1251(stream))
+    lines = csv_text.lines(csv_text.utf8_or_cp1251(stream, chunk_bytes=SNIFFED_BYTES))
     yield from _unreadable_as(csv.reader(lines, delimiter=_delimiter_of(first_line)), NOT_CSV)
-
-
-def _utf8_or_cp1251(stream: BinaryIO) -> Iterator[str]:
-    """The text of a CSV as UTF-8 (a BOM dropped) or, at the first byte that is not UTF-8,
-    as Windows-1251: what Russian Excel writes. The switch is taken only while everything
-    read so far was ASCII (the same text in both), so an English header and thousands of
-    ASCII rows before the first Cyrillic name are fine; a file mixing both raises."""
-    decoder, all_ascii = codecs.getincrementaldecoder("utf-8")(), True
-    while chunk := stream.read(SNIFFED_BYTES):
-        pending = decoder.getstate()[0]  # the start of a letter cut by the previous chunk
-        try:
-            text = decoder.decode(chunk)
-        except UnicodeDecodeError:
-            if not all_ascii:
-                raise
-            decoder = codecs.getincrementaldecoder("cp1251")()
-            text = decoder.decode(pending + chunk)
-        all_ascii = all_ascii and text.isascii()
-        yield text
-    pending = decoder.getstate()[0]
-    try:
-        yield decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        if not all_ascii:
-            raise
-        yield pending.decode("cp1251")
-
-
-def _lines(texts: Iterator[str]) -> Iterator[str]:
-    """Lines for csv.reader, whatever the line ends (\r\n, \n, \r), a BOM dropped."""
-    newlines, rest = io.IncrementalNewlineDecoder(None, translate=True), ""
-    for number, text in enumerate(texts):
-        text = text.removeprefix("\ufeff") if number == 0 else text
-        *lines, rest = (rest + newlines.decode(text)).split("\n")
-        yield from (line + "\n" for line in lines)
-    rest += newlines.decode("", final=True)
-    if rest:
-        yield rest
 
 
 def _delimiter_of(header_line: str) -> str:

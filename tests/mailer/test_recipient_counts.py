@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
-from mailer import selectors, services, transitions
+from mailer import recipient_counts, selectors, services, transitions
 from mailer.models import Campaign, CampaignRecipient
 from mailer.suppression import suppress
 from tests.conftest import make_campaign
@@ -17,7 +17,7 @@ Status = CampaignRecipient.Status
 def live(campaign_id):
     rows = CampaignRecipient.objects.filter(campaign_id=campaign_id).values("status").annotate(n=Count("id"))
     statuses = {row["status"]: row["n"] for row in rows}
-    return selectors._counts(statuses)
+    return recipient_counts._counts(statuses)
 
 
 def test_counts_follow_inserts_updates_and_deletes(owner, mail_account, clock):
