@@ -46,10 +46,10 @@ def call(path, *, api_key, query=None, form=None):
 
 def as_count(value):
     """A count from a loosely typed answer: an int or a digit string; None for anything else
-    (JSON's true is not 1)."""
+    (JSON's true is not 1; Python's JSON reads Infinity, which no int holds)."""
     if isinstance(value, bool):
         return None
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None

@@ -250,3 +250,40 @@ def test_a_second_pass_writes_nothing_and_a_removed_bounce_stays_removed(
         again = sync_delivery_statuses(now=NOW)
     assert (again.recorded, again.suppressed, again.by_status) == (0, 0, {"delivered": 2, "hard_bounce": 1})
     assert not Unsubscribe.objects.exists()
+
+
+# --- hostile answers: the sync records an error or skips the item, it never raises ----------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"data": [], "total": Infinity}',  # JSON as Python reads it: a float no int can hold
+        b'{"data": [], "total": -Infinity}',
+        b'{"data": [{"to": "anna@example.ru", "tag": "crm-campaign-\\u00b2", "status": "delivered"}]}',
+        b'{"data": [{"to": "anna@example.ru", "tag": "crm-campaign-99999999999999999999", "status": "delivered"}]}',
+        b'{"data": [{"to": "anna@example.ru", "tag": "crm-campaign-' + b"9" * 5000 + b'", "status": "delivered"}]}',
+    ],
+)
+def test_a_hostile_log_answer_does_not_crash_the_sync(smtp_bz, api_key, sent, body):
+    smtp_bz.log_body = body
+    counts = sync_delivery_statuses(now=NOW)
+    assert counts is None or counts.recorded == 0
+    assert not RecipientDelivery.objects.exists()
+
+
+def test_a_hostile_unsubscribe_total_does_not_crash_the_list_sync(smtp_bz, api_key, settings):
+    from mailer.smtp_bz.suppression import sync_provider_suppression
+
+    settings.MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC = True
+    smtp_bz.unsubscribe_body = b'{"data": [{"address": "gone@example.ru"}], "total": Infinity}'
+    assert sync_provider_suppression().error == ""
+    assert Unsubscribe.objects.filter(email="gone@example.ru").exists()
+
+
+def test_an_answer_keyed_by_address_is_reported_without_the_address(smtp_bz, api_key, sent, caplog):
+    smtp_bz.log_body = {"data": {"secret.person@example.ru": {"status": "delivered"}}}
+    with caplog.at_level(logging.INFO, logger="mailer"):
+        assert sync_delivery_statuses(now=NOW) is None
+    assert "secret.person" not in DeliverySync.load().error
+    assert not any("secret.person" in str(r.__dict__) for r in caplog.records)
