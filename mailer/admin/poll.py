@@ -28,7 +28,11 @@ def poll(request):
     data = {**selectors.as_json(snapshot), "daily": selectors.as_json(selectors.daily_usage_of(user, now=now))}
     campaign_id = request.GET.get("campaign")
     if campaign_id:
-        campaign = visible.filter(pk=campaign_id).select_related("queue").first() if campaign_id.isdigit() else None
+        campaign = (
+            visible.filter(pk=campaign_id).select_related("queue").first()
+            if campaign_id.isascii() and campaign_id.isdigit()
+            else None
+        )
         if campaign is None:
             raise Http404("Кампания не найдена.")
         data["campaign"] = selectors.as_json(
