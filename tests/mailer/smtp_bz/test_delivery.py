@@ -287,3 +287,31 @@ def test_an_answer_keyed_by_address_is_reported_without_the_address(smtp_bz, api
         assert sync_delivery_statuses(now=NOW) is None
     assert "secret.person" not in DeliverySync.load().error
     assert not any("secret.person" in str(r.__dict__) for r in caplog.records)
+
+
+def test_times_outside_sending_and_now_are_kept_between_them_and_the_report_opens(smtp_bz, api_key, sent, client):
+    """A provider's year 1, its 1970 (a Unix 1) or its future: no event precedes the send or
+    follows the sync. Unbounded, such a time once drew a chart of 740 000 days."""
+    anna, boris, vera = sent.recipients.order_by("email")
+    smtp_bz.log_body = {
+        "data": [
+            item(anna, status="delivered", date="0001-01-01 00:00:00", is_open=1, open_date="2999-01-01 00:00:00"),
+            item(boris, status="bounce", response="550 no such user", date=1),
+            item(vera, status="delivered", date="2999-12-31T23:59:59-12:00"),
+        ]
+    }
+    assert sync_delivery_statuses(now=NOW).recorded == 3
+    sent_at = msk(2026, 11, 30, 10, 0)
+    times = {
+        d.recipient.email: (d.status_at, d.opened_at) for d in RecipientDelivery.objects.select_related("recipient")
+    }
+    assert times == {
+        "anna@example.ru": (sent_at, NOW),
+        "boris@example.ru": (sent_at, None),
+        "vera@example.ru": (NOW, None),
+    }
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("boss", "boss@crm.example", "pass"))
+    page = client.get(f"/admin/mailer/campaignreport/{sent.pk}/report/")
+    assert page.status_code == 200 and len(page.context["report"].chart["labels"]) == 3  # 10:00 … 12:00
