@@ -315,3 +315,22 @@ def test_times_outside_sending_and_now_are_kept_between_them_and_the_report_open
     client.force_login(User.objects.create_superuser("boss", "boss@crm.example", "pass"))
     page = client.get(f"/admin/mailer/campaignreport/{sent.pk}/report/")
     assert page.status_code == 200 and len(page.context["report"].chart["labels"]) == 3  # 10:00 … 12:00
+
+
+@pytest.mark.parametrize(
+    ("body", "limit", "error"),
+    [
+        (b"[" * 100_000, 1_000_000, "API smtp.bz вернул не JSON"),
+        (
+            b'{"data": [], "pad": "' + b"x" * 5_000 + b'"}',
+            4_096,
+            "API smtp.bz вернул слишком большой ответ (больше 4 КБ)",
+        ),
+    ],
+    ids=["nested too deep", "too large"],
+)
+def test_an_answer_too_deep_or_too_large_is_an_api_error(smtp_bz, api_key, sent, monkeypatch, body, limit, error):
+    monkeypatch.setattr("mailer.smtp_bz.api.MAX_ANSWER_BYTES", limit)
+    smtp_bz.log_body = body
+    assert sync_delivery_statuses(now=NOW) is None
+    assert DeliverySync.load().error == error
