@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.files import File
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -136,6 +136,8 @@ def campaign_duplicate(*, campaign: Campaign, user, with_recipients: bool = Fals
     """A new draft «Копия: …» of `user` with the subject, both bodies and copies of the
     attachment files; with its recipients, all waiting again and checked against the
     suppression list as new ones are."""
+    # Read first: a file gone from storage refuses in Russian before anything is created.
+    attachments = read_attachments(campaign)
     copy = Campaign.objects.create(
         name=f"Копия: {campaign.name}"[: Campaign._meta.get_field("name").max_length],
         subject=campaign.subject,
@@ -143,10 +145,9 @@ def campaign_duplicate(*, campaign: Campaign, user, with_recipients: bool = Fals
         body_text=campaign.body_text,
         created_by=user,
     )
-    for attachment in campaign.attachments.all():
-        with attachment.file.open("rb") as original:
-            # A folder of the copy's own, so recipients see the file name they saw before.
-            copy.attachments.create(file=File(original, name=f"copy-{copy.pk}/{attachment}"))
+    for attachment in attachments:
+        # A folder of the copy's own, so recipients see the file name they saw before.
+        copy.attachments.create(file=ContentFile(attachment.content, name=f"copy-{copy.pk}/{attachment.filename}"))
     if with_recipients:
         add_recipients(
             campaign=copy,

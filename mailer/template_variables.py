@@ -8,7 +8,10 @@ bound inside the template (`{% for %}`, `{% with %}`) are not the recipients'.
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, TextField, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import Exact
 from django.template.base import VariableNode
 from django.template.defaulttags import ForNode, WithNode
 
@@ -58,7 +61,9 @@ def printed_variables(*sources: str) -> set[str]:
 def _empty(name: str) -> Q:
     if name == "name":
         return Q(name="")
-    in_variables = ~Q(variables__has_key=name) | Q(**{f"variables__{name}": ""}) | Q(**{f"variables__{name}": None})
+    # The name is one JSON key, passed as a value: spelt into a filter («variables__city__isnull»)
+    # it would be read as lookups. Absent, null and "" read as "" here.
+    in_variables = Q(Exact(Coalesce(KeyTextTransform(name, "variables"), Value(""), output_field=TextField()), ""))
     if name == "company":  # the linked company's name, else the import's column
         return Q(company__isnull=True) & in_variables
     return in_variables

@@ -97,7 +97,7 @@ class CampaignActionsMixin:
         {
             "title": "Ещё",
             "icon": "more_horiz",
-            "items": ["detail_add_recipients", "detail_import_recipients", "detail_from_companies", "detail_duplicate"],
+            "items": ["detail_add_recipients", "detail_from_companies", "detail_import_recipients", "detail_duplicate"],
         },
     )
 

@@ -97,7 +97,7 @@ class IssuedUploadConfirmForm(ConfirmImportForm):
 
     def clean_format(self):
         chosen = self.cleaned_data["format"]
-        if not chosen.isdigit() or int(chosen) >= len(IMPORT_FORMATS):
+        if chosen not in {str(index) for index in range(len(IMPORT_FORMATS))}:  # «²» passes isdigit()
             raise forms.ValidationError(FORGED_FORM)
         return chosen
 

@@ -10,6 +10,9 @@ from django.conf import settings
 
 from mailer.stored_secrets import SecretUnreadable, reveal
 
+# A page of the message log is well under a megabyte; more is not an answer to read into memory.
+MAX_ANSWER_BYTES = 16 * 2**20
+
 
 class ApiError(Exception):
     """The message is Russian: staff read it (e.g. as the quota's sync error)."""
@@ -31,25 +34,27 @@ def call(path, *, api_key, query=None, form=None):
     request = urllib.request.Request(url, data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=settings.MAILER_SMTP_BZ_API_TIMEOUT) as response:
-            body = response.read()
+            body = response.read(MAX_ANSWER_BYTES + 1)
     except urllib.error.HTTPError as exc:
         raise ApiError(f"API smtp.bz ответил {exc.code}") from exc
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise ApiError(f"API smtp.bz недоступен: {getattr(exc, 'reason', exc)}") from exc
+    if len(body) > MAX_ANSWER_BYTES:
+        raise ApiError(f"API smtp.bz вернул слишком большой ответ (больше {MAX_ANSWER_BYTES // 1024} КБ)")
     if not body.strip():
         return None
     try:
         return json.loads(body.decode("utf-8"))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: «[[[[…» nested past Python's stack
         raise ApiError("API smtp.bz вернул не JSON") from exc
 
 
 def as_count(value):
     """A count from a loosely typed answer: an int or a digit string; None for anything else
-    (JSON's true is not 1)."""
+    (JSON's true is not 1; Python's JSON reads Infinity, which no int holds)."""
     if isinstance(value, bool):
         return None
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None

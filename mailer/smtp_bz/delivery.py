@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
 MAX_PAGES = 100  # 50 000 log items a pass: a bound in case the API ignores `offset`
+CLOCK_SKEW = timedelta(days=1)  # how far ahead of ours the provider's clock may run
 
 
 @dataclass
@@ -102,9 +103,9 @@ def _record(entries: list[LogEntry], *, counts: SyncCounts, now: datetime) -> No
             recipient_id=recipient.pk,
             campaign_id=recipient.campaign_id,
             status=entry.status,
-            status_at=entry.status_at,
+            status_at=_between_send_and_now(entry.status_at, recipient, now=now),
             reason=entry.reason,
-            opened_at=entry.opened_at,
+            opened_at=entry.opened_at and _between_send_and_now(entry.opened_at, recipient, now=now),
             provider_id=entry.provider_id,
             now=now,
         )
@@ -112,6 +113,17 @@ def _record(entries: list[LogEntry], *, counts: SyncCounts, now: datetime) -> No
         if entry.status == HARD:
             _, created = suppress(recipient.email, source=Unsubscribe.Source.BOUNCE, campaign=recipient.campaign)
             counts.suppressed += created
+
+
+def _between_send_and_now(moment, recipient, *, now):
+    """No event precedes the send, and none comes from beyond a day of clock skew (that one
+    is dated by this pass): the provider's year 1 (which the database stores but cannot give
+    back) or its 2999 would break the report and every later pass, and stretch the chart over
+    centuries."""
+    if moment > now + CLOCK_SKEW:
+        return now
+    earliest = recipient.sent_at or now - timedelta(days=settings.MAILER_DELIVERY_SYNC_DAYS)  # the log's window
+    return max(moment, earliest)
 
 
 def _known(recipients):

@@ -12,6 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from mailer.addresses import normalize_email
+from mailer.pii import redact
 from mailer.smtp_bz.api import as_count
 
 LIST_KEYS = ("data", "items", "list", "messages", "result", "log")
@@ -67,8 +68,10 @@ def campaign_tag(campaign_id: int) -> str:
 
 
 def campaign_from_tag(tag: str) -> int | None:
-    if isinstance(tag, str) and tag.startswith(TAG_PREFIX) and tag[len(TAG_PREFIX) :].isdigit():
-        return int(tag[len(TAG_PREFIX) :])
+    # ASCII digits only and a bigint's length: str.isdigit() also passes «²», which int() refuses.
+    digits = tag[len(TAG_PREFIX) :] if isinstance(tag, str) and tag.startswith(TAG_PREFIX) else ""
+    if digits.isascii() and digits.isdigit() and len(digits) <= 18:
+        return int(digits)
     return None
 
 
@@ -101,7 +104,9 @@ def _items(payload):
         raise LogShapeError("ответ журнала smtp.bz — не объект и не список")
     items = next((payload[key] for key in LIST_KEYS if isinstance(payload.get(key), list)), None)
     if items is None:
-        raise LogShapeError(f"в ответе журнала smtp.bz нет списка (поля: {', '.join(sorted(payload)) or 'нет'})")
+        # The keys are shown on the dashboard: an answer keyed by address must not name anyone.
+        keys = ", ".join(redact(key) for key in sorted(payload))
+        raise LogShapeError(f"в ответе журнала smtp.bz нет списка (поля: {keys or 'нет'})")
     return items, as_count(_first(payload, ("total", "count")))
 
 

@@ -45,6 +45,7 @@ EMAIL_HEADERS = {
 }
 SHOWN_BAD_ROWS = 100  # on the preview page; the rest are counted
 SHOWN_IN_MESSAGE = 20  # in a message after the import
+SHOWN_VALUE_CHARS = 100  # of a bad row's cell
 SAMPLE_ROWS = 10  # the first rows the preview shows as they will be imported
 BATCH = 1000  # addresses per database statement
 
@@ -79,6 +80,11 @@ class BadRow:
     line: int  # in the spreadsheet: the header is line 1
     value: str  # the address as written, shortened
     reason: str
+
+    def __post_init__(self):
+        # The preview lists up to SHOWN_BAD_ROWS of them: a cell of 100 000 characters each
+        # would echo the whole file back into the page.
+        object.__setattr__(self, "value", Truncator(self.value).chars(SHOWN_VALUE_CHARS))
 
     def text(self):
         return f"строка {self.line} ({_quoted(self.value)}) — {self.reason}"

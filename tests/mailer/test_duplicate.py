@@ -69,3 +69,16 @@ def test_the_button_opens_the_copy(client, sent_campaign, owner):
     assert copy.recipients.count() == 3
     said = [str(m) for m in client.get(response["Location"]).context["messages"]]
     assert said == ["Создан черновик «Копия: Осенняя рассылка»."]
+
+
+def test_a_campaign_whose_attachment_file_is_gone_is_refused_in_russian_not_a_500(client, sent_campaign, owner):
+    sent_campaign.attachments.get().file.storage.delete(sent_campaign.attachments.get().file.name)
+    owner.is_superuser = True
+    owner.save()
+    client.force_login(owner)
+    url = reverse("admin:mailer_campaign_change", args=[sent_campaign.pk]).removesuffix("change/") + "duplicate/"
+    response = client.post(url, {"_form_submitted": "on"})
+    assert response.status_code == 302
+    said = [str(m) for m in client.get(response["Location"]).context["messages"]]
+    assert said == ["Файла вложения «price.pdf» нет в хранилище."]
+    assert Campaign.objects.count() == 1

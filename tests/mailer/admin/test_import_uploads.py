@@ -145,3 +145,14 @@ def test_the_upload_still_needs_the_csrf_token(manager_a, import_uploads, screen
 
     assert forged.status_code == 403
     assert genuine.status_code == 200 and genuine.context["confirm_form"] is not None
+
+
+@by_name
+@pytest.mark.parametrize("forged_format", ["²", "٣", "9" * 5000, "-1"])
+def test_a_forged_format_is_refused_not_a_500(client, manager_a, import_uploads, screen, forged_format):
+    issued = preview_as(client, manager_a, screen)
+    response = screen.confirm(client, {**issued, "format": forged_format})
+    assert refused_on_import_page(screen, response) == [
+        "Форма подтверждения импорта повреждена. Загрузите файл заново."
+    ]
+    assert screen.imported() == []

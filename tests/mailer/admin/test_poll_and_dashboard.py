@@ -133,3 +133,9 @@ def test_dashboard_shows_today_limits_and_active_campaign(client, superuser, man
     assert 'id="dash-sent-today">2<' in page
     assert "2 / 100" in page
     assert "Отправлено по часам за последние 24 часа" in page
+
+
+@pytest.mark.parametrize("campaign_id", ["²", "٣", "9" * 30])
+def test_poll_with_a_campaign_id_that_is_no_number_is_a_404(client, manager_a, campaign_id):
+    client.force_login(manager_a)
+    assert client.get(reverse("mailer_poll"), {"campaign": campaign_id}).status_code == 404

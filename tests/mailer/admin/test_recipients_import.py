@@ -278,3 +278,11 @@ def test_cells_are_text_on_the_preview_never_markup(client, manager):
 
     assert "<script>alert(1)</script>" not in page and "<b>x</b>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;b&gt;x&lt;/b&gt;@example.ru" in page
+
+
+def test_a_huge_bad_cell_is_shown_shortened(client, manager):
+    campaign = make_campaign(manager)
+    rows = "".join(f"{'x' * 20_000}{i}\n" for i in range(50))  # 50 bad «addresses» of 20 000 characters
+    page = preview(client, campaign, csv_upload("email\n" + rows), CSV).content.decode()
+    assert "Строки с ошибками (не импортируются)" in page and "x" * 101 not in page
+    assert len(page) < 200_000  # was a megabyte of the file echoed back

@@ -250,3 +250,87 @@ def test_a_second_pass_writes_nothing_and_a_removed_bounce_stays_removed(
         again = sync_delivery_statuses(now=NOW)
     assert (again.recorded, again.suppressed, again.by_status) == (0, 0, {"delivered": 2, "hard_bounce": 1})
     assert not Unsubscribe.objects.exists()
+
+
+# --- hostile answers: the sync records an error or skips the item, it never raises ----------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"data": [], "total": Infinity}',  # JSON as Python reads it: a float no int can hold
+        b'{"data": [], "total": -Infinity}',
+        b'{"data": [{"to": "anna@example.ru", "tag": "crm-campaign-\\u00b2", "status": "delivered"}]}',
+        b'{"data": [{"to": "anna@example.ru", "tag": "crm-campaign-99999999999999999999", "status": "delivered"}]}',
+        b'{"data": [{"to": "anna@example.ru", "tag": "crm-campaign-' + b"9" * 5000 + b'", "status": "delivered"}]}',
+    ],
+)
+def test_a_hostile_log_answer_does_not_crash_the_sync(smtp_bz, api_key, sent, body):
+    smtp_bz.log_body = body
+    counts = sync_delivery_statuses(now=NOW)
+    assert counts is None or counts.recorded == 0
+    assert not RecipientDelivery.objects.exists()
+
+
+def test_a_hostile_unsubscribe_total_does_not_crash_the_list_sync(smtp_bz, api_key, settings):
+    from mailer.smtp_bz.suppression import sync_provider_suppression
+
+    settings.MAILER_SMTP_BZ_UNSUBSCRIBE_SYNC = True
+    smtp_bz.unsubscribe_body = b'{"data": [{"address": "gone@example.ru"}], "total": Infinity}'
+    assert sync_provider_suppression().error == ""
+    assert Unsubscribe.objects.filter(email="gone@example.ru").exists()
+
+
+def test_an_answer_keyed_by_address_is_reported_without_the_address(smtp_bz, api_key, sent, caplog):
+    smtp_bz.log_body = {"data": {"secret.person@example.ru": {"status": "delivered"}}}
+    with caplog.at_level(logging.INFO, logger="mailer"):
+        assert sync_delivery_statuses(now=NOW) is None
+    assert "secret.person" not in DeliverySync.load().error
+    assert not any("secret.person" in str(r.__dict__) for r in caplog.records)
+
+
+def test_times_outside_sending_and_now_are_kept_between_them_and_the_report_opens(smtp_bz, api_key, sent, client):
+    """A provider's year 1, its 1970 (a Unix 1) or its future: no event precedes the send or
+    follows the sync. Unbounded, such a time once drew a chart of 740 000 days."""
+    anna, boris, vera = sent.recipients.order_by("email")
+    smtp_bz.log_body = {
+        "data": [
+            item(anna, status="delivered", date="0001-01-01 00:00:00", is_open=1, open_date="2999-01-01 00:00:00"),
+            item(boris, status="bounce", response="550 no such user", date=1),
+            item(vera, status="delivered", date="2999-12-31T23:59:59-12:00"),
+        ]
+    }
+    assert sync_delivery_statuses(now=NOW).recorded == 3
+    sent_at = msk(2026, 11, 30, 10, 0)
+    times = {
+        d.recipient.email: (d.status_at, d.opened_at) for d in RecipientDelivery.objects.select_related("recipient")
+    }
+    assert times == {
+        "anna@example.ru": (sent_at, NOW),
+        "boris@example.ru": (sent_at, None),
+        "vera@example.ru": (NOW, None),
+    }
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("boss", "boss@crm.example", "pass"))
+    page = client.get(f"/admin/mailer/campaignreport/{sent.pk}/report/")
+    assert page.status_code == 200 and len(page.context["report"].chart["labels"]) == 3  # 10:00 … 12:00
+
+
+@pytest.mark.parametrize(
+    ("body", "limit", "error"),
+    [
+        (b"[" * 100_000, 1_000_000, "API smtp.bz вернул не JSON"),
+        (
+            b'{"data": [], "pad": "' + b"x" * 5_000 + b'"}',
+            4_096,
+            "API smtp.bz вернул слишком большой ответ (больше 4 КБ)",
+        ),
+    ],
+    ids=["nested too deep", "too large"],
+)
+def test_an_answer_too_deep_or_too_large_is_an_api_error(smtp_bz, api_key, sent, monkeypatch, body, limit, error):
+    monkeypatch.setattr("mailer.smtp_bz.api.MAX_ANSWER_BYTES", limit)
+    smtp_bz.log_body = body
+    assert sync_delivery_statuses(now=NOW) is None
+    assert DeliverySync.load().error == error
