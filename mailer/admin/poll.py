@@ -39,7 +39,11 @@ def _campaign_state(visible, campaign_id, active, snapshot, *, now):
     if active is not None and str(active.campaign_id) == campaign_id and snapshot.active_campaign.id is not None:
         campaign, progress = active.campaign, snapshot.active_campaign
     else:
-        campaign = visible.filter(pk=campaign_id).select_related("queue").first() if campaign_id.isascii() and campaign_id.isdigit() else None
+        campaign = (
+            visible.filter(pk=campaign_id).select_related("queue").first()
+            if campaign_id.isascii() and campaign_id.isdigit()
+            else None
+        )
         if campaign is None:
             raise Http404("Кампания не найдена.")
         progress = selectors.campaign_progress(campaign)
