@@ -25,6 +25,7 @@ from mailer.engine.compose import (
     build_message,
     new_message_id,
     recipient_context,
+    serialise,
 )
 from mailer.engine.one_off import ms_since
 from mailer.engine.policy import Deferral
@@ -90,6 +91,15 @@ def process_queues(*, lock: limits.SenderLock | None = None) -> None:
         tried.add(queue.pk)
         if CampaignRun(queue, account, lock=lock).run() == RunEnd.STOP_ALL:
             break
+
+
+def _serialise(message):
+    """The message's bytes, or the exception that broke them (it is handled once the claim's
+    answer is in: see transitions.record_sent_and_claim)."""
+    try:
+        return serialise(message)
+    except Exception as exc:  # whatever breaks one message must not stop every campaign
+        return exc
 
 
 def _build_failure(exc: Exception) -> str:
@@ -204,12 +214,18 @@ class CampaignRun:
             return self._pause(PauseReason.TEMPLATE_ERROR, str(exc))
         except Exception as exc:  # whatever breaks one message must not stop every campaign
             return self._pause(PauseReason.BUILD_ERROR, _build_failure(exc))
-        if not self.ledger.claim(recipient_id=recipient.pk, message_id=message_id, now=now):
+        # Serialised while the claim is on its way to the database (its round trip overlaps).
+        claimed, prepared = self.ledger.claim(
+            recipient_id=recipient.pk, message_id=message_id, now=now, meanwhile=lambda: _serialise(message)
+        )
+        if not claimed:
             return None  # another sender has it
         self.allowance.use()
         try:
-            failure, took_ms = self._deliver(message)
-        except Exception as exc:  # Django serialises the message in send(): it broke before a byte went
+            if isinstance(prepared, Exception):
+                raise prepared
+            failure, took_ms = self._deliver(prepared)
+        except Exception as exc:  # the message broke while serialised: not a byte went
             transitions.release_claim(recipient_id=recipient.pk, text=_build_failure(exc))
             return self._pause(PauseReason.BUILD_ERROR, _build_failure(exc))
         if failure:
