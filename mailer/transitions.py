@@ -9,9 +9,8 @@ Creating rows (a new campaign, its recipients as `pending`) and SendLog records 
 state changes and stay with their callers.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from django.db import connection
 from django.db.models import F, Q, QuerySet
@@ -224,28 +223,17 @@ def record_sent(*, recipient_id: int, now: datetime) -> bool:
 
 
 def record_sent_and_claim(
-    *,
-    sent_id: int | None,
-    sent_at: datetime | None,
-    claim_id: int,
-    message_id: str,
-    now: datetime,
-    meanwhile: Callable[[], Any] = lambda: None,
-) -> tuple[bool, bool, Any]:
+    *, sent_id: int | None, sent_at: datetime | None, claim_id: int, message_id: str, now: datetime
+) -> tuple[bool, bool]:
     """The outcome of the message just sent and the claim of the next one, in one statement
     (two guarded UPDATEs in one PostgreSQL statement: one round trip, one commit), so at most
-    one recipient is ever claimed with no outcome written, as with the two apart.
-
-    `meanwhile` (which must not raise) runs while the statement is on its way (psycopg's
-    pipeline mode): the caller's work overlaps the round trip. Returns (`record_sent`'s
-    answer, `claim_recipient`'s answer, what `meanwhile` returned); no `sent_id`: the claim.
-    """
+    one recipient is ever claimed with no outcome written, as with the two apart. Returns
+    (`record_sent`'s answer, `claim_recipient`'s answer); no `sent_id`: only the claim."""
     if connection.vendor != "postgresql":
         still_there = sent_id is not None and record_sent(recipient_id=sent_id, now=sent_at)
-        claimed = claim_recipient(recipient_id=claim_id, message_id=message_id, now=now)
-        return still_there, claimed, meanwhile()
+        return still_there, claim_recipient(recipient_id=claim_id, message_id=message_id, now=now)
     table = connection.ops.quote_name(CampaignRecipient._meta.db_table)
-    with connection.cursor() as cursor, connection.connection.pipeline():
+    with connection.cursor() as cursor:
         cursor.execute(
             f"""WITH sent AS (
                 UPDATE {table} SET status = %s, sent_at = %s, error_kind = '', last_error = ''
@@ -256,11 +244,8 @@ def record_sent_and_claim(
             ) SELECT EXISTS (SELECT 1 FROM sent), EXISTS (SELECT 1 FROM claimed)""",
             [Recipient.SENT, sent_at, sent_id, Recipient.SENDING, now, message_id, claim_id, Recipient.PENDING],
         )
-        try:
-            done = meanwhile()
-        finally:
-            still_there, claimed = cursor.fetchone()
-    return still_there, claimed, done
+        still_there, claimed = cursor.fetchone()
+    return still_there, claimed
 
 
 def record_failed(*, recipient_id: int, kind: str, text: str) -> bool:

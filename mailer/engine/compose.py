@@ -176,8 +176,8 @@ def _list_unsubscribe(url):
 @dataclass(frozen=True)
 class Prepared:
     """A message as its bytes on the wire: the envelope and the data Django's SMTP backend
-    would build from it in send(). Built ahead, while the claim is on its way to the
-    database (mailer.engine.sender), so that round trip costs no time of its own."""
+    would build from it in send(). Built before the claim (mailer.engine.sender), so a
+    message that breaks while serialised leaves its recipient waiting, not claimed."""
 
     from_email: str
     recipients: list[str]

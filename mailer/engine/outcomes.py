@@ -74,21 +74,19 @@ class Ledger:
         self.settle()  # (only ever one waits; a success with none in between is a bug's way)
         self.success = (recipient, now, fields)
 
-    def claim(self, *, recipient_id: int, message_id: str, now, meanwhile=lambda: None):
-        """Claims the next recipient, writing the waiting success in the same statement;
-        `meanwhile` runs while it is on its way. Returns (claimed, what `meanwhile` returned)."""
+    def claim(self, *, recipient_id: int, message_id: str, now) -> bool:
+        """Claims the next recipient, writing the waiting success in the same statement."""
         success, self.success = self.success, None
-        still_there, claimed, done = transitions.record_sent_and_claim(
+        still_there, claimed = transitions.record_sent_and_claim(
             sent_id=success[0].pk if success else None,
             sent_at=success[1] if success else None,
             claim_id=recipient_id,
             message_id=message_id,
             now=now,
-            meanwhile=meanwhile,
         )
         if success:
             self.log(success[0], still_there=still_there, status=SendLog.Status.SENT, **success[2])
-        return claimed, done
+        return claimed
 
     def settle(self) -> None:
         """Writes a waiting success on its own (no next claim to carry it)."""

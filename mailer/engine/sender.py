@@ -93,15 +93,6 @@ def process_queues(*, lock: limits.SenderLock | None = None) -> None:
             break
 
 
-def _serialise(message):
-    """The message's bytes, or the exception that broke them (it is handled once the claim's
-    answer is in: see transitions.record_sent_and_claim)."""
-    try:
-        return serialise(message)
-    except Exception as exc:  # whatever breaks one message must not stop every campaign
-        return exc
-
-
 def _build_failure(exc: Exception) -> str:
     return f"Письмо не собрать: {type(exc).__name__}: {exc}"
 
@@ -209,23 +200,17 @@ class CampaignRun:
         try:
             # Built before the claim: a template or a message that fails leaves the recipient
             # pending and pauses only its own campaign; the pass goes on with the next one.
-            message = self._compose(recipient, message_id)
+            message = serialise(self._compose(recipient, message_id))
         except CampaignTemplateError as exc:
             return self._pause(PauseReason.TEMPLATE_ERROR, str(exc))
         except Exception as exc:  # whatever breaks one message must not stop every campaign
             return self._pause(PauseReason.BUILD_ERROR, _build_failure(exc))
-        # Serialised while the claim is on its way to the database (its round trip overlaps).
-        claimed, prepared = self.ledger.claim(
-            recipient_id=recipient.pk, message_id=message_id, now=now, meanwhile=lambda: _serialise(message)
-        )
-        if not claimed:
+        if not self.ledger.claim(recipient_id=recipient.pk, message_id=message_id, now=now):
             return None  # another sender has it
         self.allowance.use()
         try:
-            if isinstance(prepared, Exception):
-                raise prepared
-            failure, took_ms = self._deliver(prepared)
-        except Exception as exc:  # the message broke while serialised: not a byte went
+            failure, took_ms = self._deliver(message)
+        except Exception as exc:  # whatever breaks in the SMTP client: not a byte of it went
             transitions.release_claim(recipient_id=recipient.pk, text=_build_failure(exc))
             return self._pause(PauseReason.BUILD_ERROR, _build_failure(exc))
         if failure:
