@@ -223,7 +223,7 @@ class CampaignRun:
     def _measure_budget(self, now):
         """Reads the figures the gates need once per run; the run keeps them current."""
         self.quota_row = SmtpBzQuota.current()
-        self.owner_sent = selectors.owner_sent_today(self.campaign.created_by_id, now=now)
+        self.owner_sent = selectors.owner_sent_today(self.campaign.created_by_id, now=now, unlogged=True)
         self.quota_left = self.quota_row.emails_available if self.quota_row else None
         self.allowance = limits.HourlyAllowance(limit=settings.MAILER_RATE_PER_HOUR, batch=CHUNK_SIZE)
 

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from mailer import services, transitions
+from mailer import selectors, services, transitions
 from mailer.engine import limits, outcomes, sender
 from mailer.models import CampaignRecipient, SendLog
 from tests.conftest import make_campaign
@@ -68,3 +68,17 @@ def test_a_sent_recipient_whose_log_row_waits_still_counts_in_the_hourly_limit(c
 
     outcomes.log_send(campaign_id=campaign.pk, recipient=first, status=SendLog.Status.SENT)
     assert limits.database_hourly_count(now=now) == 2  # counted once, by its log row
+
+
+@pytest.mark.django_db
+def test_a_sent_recipient_whose_log_row_was_lost_counts_in_the_owners_day_for_the_sender(clock, owner):
+    campaign = make_campaign(owner, recipients=2)
+    first, second = campaign.recipients.order_by("id")
+    now = timezone.now()
+    for recipient in (first, second):  # a run killed outright: the last log batch never written
+        transitions.claim_recipient(recipient_id=recipient.pk, message_id="<m@x>", now=now)
+        transitions.record_sent(recipient_id=recipient.pk, now=now)
+    outcomes.log_send(campaign_id=campaign.pk, recipient=first, status=SendLog.Status.SENT)
+
+    assert selectors.owner_sent_today(owner.pk, now=now, unlogged=True) == 2
+    assert selectors.owner_sent_today(owner.pk, now=now) == 1  # what the poll shows: the log
