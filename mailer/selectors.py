@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 
 from mailer.campaign_status import OTHER_MANAGERS_CAMPAIGN, Planned, campaign_status_text, planned, scheduled_label
 from mailer.engine import limits, policy
@@ -151,12 +151,19 @@ def next_queue(*, now: datetime, exclude: Iterable[int] = ()) -> CampaignQueue |
     return queues.filter(due, status=Queue.PENDING).first()
 
 
-def owner_sent_today(user_id: int, *, now: datetime) -> int:
+def owner_sent_today(user_id: int, *, now: datetime, unlogged: bool = False) -> int:
     """Messages sent today (in the mailer's time zone) from the user's campaigns: what the
-    daily-limit gate counts."""
-    return SendLog.objects.filter(
-        status=SendLog.Status.SENT, campaign__created_by_id=user_id, created_at__gte=policy.day_start(now=now)
-    ).count()
+    daily-limit gate counts. With `unlogged` (the sender, once per run) also recipients sent
+    today whose SendLog row was never written: the sender writes them in batches, and a run
+    killed outright loses its last one."""
+    day_start = policy.day_start(now=now)
+    mine = {"campaign__created_by_id": user_id, "status": SendLog.Status.SENT}
+    logs = SendLog.objects.filter(**mine, created_at__gte=day_start)
+    if not unlogged:
+        return logs.count()
+    logged = SendLog.objects.filter(recipient=OuterRef("pk"), status=SendLog.Status.SENT)
+    sent = CampaignRecipient.objects.filter(~Exists(logged), **mine, sent_at__gte=day_start)
+    return logs.count() + sent.count()
 
 
 def daily_usage_of(user, *, now: datetime) -> DailyUsage:

@@ -12,11 +12,12 @@ state changes and stay with their callers.
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from mailer.delivery_models import DeliverySync, RecipientDelivery
-from mailer.models import Campaign, CampaignQueue, CampaignRecipient, Unsubscribe
+from mailer.models import Campaign, CampaignQueue, CampaignRecipient, GlobalMailAccount, Unsubscribe
 
 CampaignStatus = Campaign.Status
 Queue = CampaignQueue.Status
@@ -144,6 +145,26 @@ def beat(*, queue_id: int, now: datetime) -> bool:
     return bool(CampaignQueue.objects.filter(pk=queue_id, status=Queue.PROCESSING).update(heartbeat_at=now))
 
 
+def beat_and_read_account(*, queue_id: int, account_id: int, now: datetime) -> tuple[bool, bool]:
+    """`beat` and whether the mail account is still switched on, in one statement (the run
+    looks at both every few messages). Returns (the queue is still the sender's, the account
+    is on)."""
+    if connection.vendor != "postgresql":
+        enabled = GlobalMailAccount.objects.filter(pk=account_id, is_enabled=True).exists()
+        return beat(queue_id=queue_id, now=now), enabled
+    queues = connection.ops.quote_name(CampaignQueue._meta.db_table)
+    accounts = connection.ops.quote_name(GlobalMailAccount._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH beat AS (
+                UPDATE {queues} SET heartbeat_at = %s WHERE id = %s AND status = %s RETURNING 1
+            ) SELECT EXISTS (SELECT 1 FROM beat), EXISTS (SELECT 1 FROM {accounts} WHERE id = %s AND is_enabled)""",
+            [now, queue_id, Queue.PROCESSING, account_id],
+        )
+        ours, enabled = cursor.fetchone()
+    return ours, enabled
+
+
 def defer(*, queue_id: int, reason: str, until: datetime | None) -> bool:
     """A gate is closed: the queue waits for `until` with the reason staff read."""
     return bool(
@@ -199,6 +220,32 @@ def record_sent(*, recipient_id: int, now: datetime) -> bool:
             status=Recipient.SENT, sent_at=now, error_kind="", last_error=""
         )
     )
+
+
+def record_sent_and_claim(
+    *, sent_id: int | None, sent_at: datetime | None, claim_id: int, message_id: str, now: datetime
+) -> tuple[bool, bool]:
+    """The outcome of the message just sent and the claim of the next one, in one statement
+    (two guarded UPDATEs in one PostgreSQL statement: one round trip, one commit), so at most
+    one recipient is ever claimed with no outcome written, as with the two apart. Returns
+    (`record_sent`'s answer, `claim_recipient`'s answer); no `sent_id`: only the claim."""
+    if connection.vendor != "postgresql":
+        still_there = sent_id is not None and record_sent(recipient_id=sent_id, now=sent_at)
+        return still_there, claim_recipient(recipient_id=claim_id, message_id=message_id, now=now)
+    table = connection.ops.quote_name(CampaignRecipient._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH sent AS (
+                UPDATE {table} SET status = %s, sent_at = %s, error_kind = '', last_error = ''
+                WHERE id = %s RETURNING 1
+            ), claimed AS (
+                UPDATE {table} SET status = %s, attempts = attempts + 1, claimed_at = %s, smtp_message_id = %s
+                WHERE id = %s AND status = %s RETURNING 1
+            ) SELECT EXISTS (SELECT 1 FROM sent), EXISTS (SELECT 1 FROM claimed)""",
+            [Recipient.SENT, sent_at, sent_id, Recipient.SENDING, now, message_id, claim_id, Recipient.PENDING],
+        )
+        still_there, claimed = cursor.fetchone()
+    return still_there, claimed
 
 
 def record_failed(*, recipient_id: int, kind: str, text: str) -> bool:

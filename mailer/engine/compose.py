@@ -7,6 +7,7 @@ from email.utils import formataddr, make_msgid
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import sanitize_address
 
 from mailer.engine.plain_text import html_to_text
 from mailer.engine.template_values import plain
@@ -170,3 +171,24 @@ def _list_unsubscribe(url):
     if mailto:
         targets.append(f"<mailto:{mailto}?subject=unsubscribe>")
     return ", ".join(targets)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A message as its bytes on the wire: the envelope and the data Django's SMTP backend
+    would build from it in send(). Built before the claim (mailer.engine.sender), so a
+    message that breaks while serialised leaves its recipient waiting, not claimed."""
+
+    from_email: str
+    recipients: list[str]
+    data: bytes
+
+
+def serialise(message) -> Prepared:
+    """What django.core.mail.backends.smtp.EmailBackend._send sends for `message`."""
+    encoding = message.encoding or settings.DEFAULT_CHARSET
+    return Prepared(
+        from_email=sanitize_address(message.from_email, encoding),
+        recipients=[sanitize_address(address, encoding) for address in message.recipients()],
+        data=message.message().as_bytes(linesep="\r\n"),
+    )

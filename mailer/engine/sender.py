@@ -3,8 +3,10 @@
 A pass takes the sender lock, continues the campaign in `processing` or takes the next
 `pending` one (priority, then FIFO), checks the gates before every message and claims each
 recipient in the database before sending, so no address is sent twice even if the lock is
-lost. Per message it costs one claim and one outcome (recipient row + SendLog) in the
-database and one INCR in the cache. Every state change goes through mailer.transitions.
+lost. Per message it costs one statement in the database: the claim, carrying the outcome of
+the message before it (outcomes.Ledger), so at most one recipient at a time waits with its
+outcome unknown; SendLog rows follow in batches. Every state change goes through
+mailer.transitions.
 """
 
 import logging
@@ -23,6 +25,7 @@ from mailer.engine.compose import (
     build_message,
     new_message_id,
     recipient_context,
+    serialise,
 )
 from mailer.engine.one_off import ms_since
 from mailer.engine.policy import Deferral
@@ -109,6 +112,7 @@ class CampaignRun:
         self.quota_row = None
         self.unflushed_quota = 0
         self.since_check = CHECK_EVERY  # the first message checks
+        self.ledger = outcomes.Ledger(campaign_id=self.campaign.pk)
 
     # --- the run ------------------------------------------------------------------------
 
@@ -135,12 +139,19 @@ class CampaignRun:
             self._flush_quota()
 
     def _send_all(self):
+        try:
+            return self._send_chunks()
+        finally:
+            self.ledger.close()  # the last success and the log rows, however the run ends
+
+    def _send_chunks(self):
         while True:
             self._flush_quota()
             chunk = self._next_chunk()
             if chunk and self._skip_unsubscribed(chunk):
                 continue  # some were suppressed: take the chunk again without them
             if not chunk:
+                self.ledger.close()
                 return self._finish()
             for recipient in chunk:
                 if shutdown.stop_requested():
@@ -160,9 +171,12 @@ class CampaignRun:
         if self.since_check < CHECK_EVERY:
             return True
         self.since_check = 0
-        if not transitions.beat(queue_id=self.queue.pk, now=timezone.now()):
+        ours, enabled = transitions.beat_and_read_account(
+            queue_id=self.queue.pk, account_id=self.account.pk, now=timezone.now()
+        )
+        if not ours:
             return False
-        if not GlobalMailAccount.objects.filter(pk=self.account.pk, is_enabled=True).exists():
+        if not enabled:
             # Back in line, with no reason: it goes on when the account is switched on again.
             transitions.defer(queue_id=self.queue.pk, reason=Reason.NONE, until=None)
             return False
@@ -193,17 +207,17 @@ class CampaignRun:
         try:
             # Built before the claim: a template or a message that fails leaves the recipient
             # pending and pauses only its own campaign; the pass goes on with the next one.
-            message = self._compose(recipient, message_id)
+            message = serialise(self._compose(recipient, message_id))
         except CampaignTemplateError as exc:
             return self._pause(PauseReason.TEMPLATE_ERROR, str(exc))
         except Exception as exc:  # whatever breaks one message must not stop every campaign
             return self._pause(PauseReason.BUILD_ERROR, _build_failure(exc))
-        if not transitions.claim_recipient(recipient_id=recipient.pk, message_id=message_id, now=now):
+        if not self.ledger.claim(recipient_id=recipient.pk, message_id=message_id, now=now):
             return None  # another sender has it
         self.allowance.use()
         try:
             failure, took_ms = self._deliver(message)
-        except Exception as exc:  # Django serialises the message in send(): it broke before a byte went
+        except Exception as exc:  # whatever breaks in the SMTP client: not a byte of it went
             transitions.release_claim(recipient_id=recipient.pk, text=_build_failure(exc))
             return self._pause(PauseReason.BUILD_ERROR, _build_failure(exc))
         if failure:
@@ -216,7 +230,7 @@ class CampaignRun:
     def _measure_budget(self, now):
         """Reads the figures the gates need once per run; the run keeps them current."""
         self.quota_row = SmtpBzQuota.current()
-        self.owner_sent = selectors.owner_sent_today(self.campaign.created_by_id, now=now)
+        self.owner_sent = selectors.owner_sent_today(self.campaign.created_by_id, now=now, unlogged=True)
         self.quota_left = self.quota_row.emails_available if self.quota_row else None
         self.allowance = limits.HourlyAllowance(limit=settings.MAILER_RATE_PER_HOUR, batch=CHUNK_SIZE)
 
@@ -262,10 +276,8 @@ class CampaignRun:
         return failure, ms_since(started)
 
     def _on_success(self, recipient, message_id, took_ms):
-        # The recipient row is the truth and goes first; the log follows (no transaction:
-        # two statements instead of four, and a crash between them loses only a log row).
-        still_there = transitions.record_sent(recipient_id=recipient.pk, now=timezone.now())
-        self._log_send(recipient, SendLog.Status.SENT, message_id, took_ms, still_there=still_there)
+        # Written with the next claim (or on its own when none follows): see outcomes.Ledger.
+        self.ledger.sent(recipient, now=timezone.now(), **self._log_fields(message_id, took_ms))
         self.owner_sent += 1
         self._use_quota()
         if self.transient_errors:
@@ -298,6 +310,7 @@ class CampaignRun:
         return None
 
     def _record_invalid(self, recipient, now):
+        self.ledger.settle()  # the log keeps the order of the attempts
         if transitions.record_invalid(recipient_id=recipient.pk, now=now, text=INVALID_ADDRESS):
             self._log_send(recipient, SendLog.Status.FAILED, "", 0, error=INVALID_ADDRESS)
             logger.warning("Email not sent: invalid address", extra=self._log_ids(recipient))
@@ -332,16 +345,11 @@ class CampaignRun:
         return still_there
 
     def _log_send(self, recipient, status, message_id, took_ms, *, error="", still_there=True):
-        outcomes.log_send(
-            campaign_id=self.campaign.pk,
-            recipient=recipient,
-            still_there=still_there,
-            status=status,
-            provider=self.account.smtp_host,
-            smtp_message_id=message_id,
-            error=error,
-            took_ms=took_ms,
-        )
+        fields = self._log_fields(message_id, took_ms, error=error)
+        self.ledger.log(recipient, still_there=still_there, status=status, **fields)
+
+    def _log_fields(self, message_id, took_ms, *, error=""):
+        return {"provider": self.account.smtp_host, "smtp_message_id": message_id, "error": error, "took_ms": took_ms}
 
     def _use_quota(self):
         if self.quota_left is not None:

@@ -6,6 +6,7 @@ import smtplib
 from django.conf import settings
 from django.core.mail.backends.smtp import EmailBackend
 
+from mailer.engine.compose import Prepared
 from mailer.engine.smtp_errors import SendFailure, Stage, classify
 from mailer.stored_secrets import reveal
 
@@ -68,6 +69,12 @@ class _Backend(EmailBackend):
 
     client = None
 
+    def _send(self, email_message):
+        if isinstance(email_message, Prepared):  # serialised ahead: only the SMTP exchange is left
+            self.connection.sendmail(email_message.from_email, email_message.recipients, email_message.data)
+            return True
+        return super()._send(email_message)
+
     @property
     def connection_class(self):
         cls = _SMTP_SSL if self.use_ssl else _SMTP
@@ -87,7 +94,8 @@ class SmtpConnection:
         self._backend = None
 
     def send(self, message) -> SendFailure | None:
-        """Sends one message; None when the server accepted it, else what went wrong.
+        """Sends one message (an EmailMessage, or compose.Prepared); None when the server
+        accepted it, else what went wrong.
 
         A reused connection the server dropped while idle (it breaks, with no reply, before
         the message is handed over) is reopened and the message tried once more.
