@@ -69,7 +69,8 @@ STAFF_ACTIONS = {
 }
 
 
-def _dialog(title, description="", form_class=ConfirmDialogForm, submit="Подтвердить"):
+def dialog(title, description="", form_class=ConfirmDialogForm, submit="Подтвердить"):
+    """An unfold action dialog: what it asks, its form and its button (the planning actions too)."""
     return {"title": title, "description": description, "form_class": form_class, "form_submit_text": submit}
 
 
@@ -190,7 +191,7 @@ class CampaignActionsMixin:
         permissions=["change"],
         url_path="start",
         variant=ActionVariant.PRIMARY,
-        dialog=_dialog(
+        dialog=dialog(
             "Запустить кампанию?",
             "Письма уйдут в рабочее время в пределах лимитов.",
             form_class=StartForm,
@@ -207,7 +208,7 @@ class CampaignActionsMixin:
         icon="pause",
         permissions=["change"],
         url_path="pause",
-        dialog=_dialog("Поставить кампанию на паузу?", submit="Пауза"),
+        dialog=dialog("Поставить кампанию на паузу?", submit="Пауза"),
     )
     def detail_pause(self, request, form, object_id):
         campaign = self._campaign(request, object_id)
@@ -219,7 +220,7 @@ class CampaignActionsMixin:
         icon="resume",
         permissions=["change"],
         url_path="resume",
-        dialog=_dialog(
+        dialog=dialog(
             "Возобновить кампанию?",
             "Отложенная или остановленная кампания продолжит отправку; лимиты проверятся снова.",
             submit="Возобновить",
@@ -235,7 +236,7 @@ class CampaignActionsMixin:
         icon="forward_to_inbox",
         permissions=["change"],
         url_path="test-email",
-        dialog=_dialog(
+        dialog=dialog(
             "Отправить тестовое письмо",
             "Письма уйдут сразу; каждое учтётся в лимите писем в час и в лимите тестовых писем.",
             form_class=TestEmailForm,
@@ -259,7 +260,7 @@ class CampaignActionsMixin:
         icon="replay",
         permissions=["change"],
         url_path="retry-failed",
-        dialog=_dialog(
+        dialog=dialog(
             "Повторить неудачные письма?",
             "Вернутся в очередь письма с временными ошибками; адреса, которые сервер отклонил, не повторяются. "
             "Письма с неизвестным исходом — только если отметить «включая неизвестные».",
@@ -277,7 +278,7 @@ class CampaignActionsMixin:
         icon="person_add",
         permissions=["change"],
         url_path="add-recipients",
-        dialog=_dialog("Добавить получателей", form_class=AddRecipientsForm, submit="Добавить"),
+        dialog=dialog("Добавить получателей", form_class=AddRecipientsForm, submit="Добавить"),
     )
     def detail_add_recipients(self, request, form, object_id):
         campaign = self._campaign(request, object_id)
@@ -296,7 +297,7 @@ class CampaignActionsMixin:
         icon="apartment",
         permissions=["change"],
         url_path="from-companies",
-        dialog=_dialog(
+        dialog=dialog(
             "Получатели из компаний",
             "E-mail компаний и их контактов станут получателями; повторы и отписавшиеся учитываются.",
             form_class=CompaniesFilterForm,

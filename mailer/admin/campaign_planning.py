@@ -8,13 +8,10 @@ from unfold.decorators import action
 
 from mailer import services
 from mailer.admin.base import redirect_after_action
+from mailer.admin.campaign_actions import dialog
 from mailer.admin.campaign_dialogs import DuplicateForm, ScheduleForm
 from mailer.admin.forms import ConfirmDialogForm
 from mailer.campaign_status import scheduled_label
-
-
-def _dialog(title, description, form_class, submit):
-    return {"title": title, "description": description, "form_class": form_class, "form_submit_text": submit}
 
 
 class CampaignPlanningMixin:
@@ -23,7 +20,7 @@ class CampaignPlanningMixin:
         icon="schedule",
         permissions=["change"],
         url_path="schedule",
-        dialog=_dialog(
+        dialog=dialog(
             "Запланировать отправку",
             "Кампания встанет в очередь в указанное время; рабочие часы и лимиты проверятся и тогда.",
             ScheduleForm,
@@ -47,7 +44,7 @@ class CampaignPlanningMixin:
         icon="event_busy",
         permissions=["change"],
         url_path="unschedule",
-        dialog=_dialog(
+        dialog=dialog(
             "Отменить расписание?", "Кампания станет черновиком: её снова можно править.", ConfirmDialogForm, "Отменить"
         ),
     )
@@ -67,7 +64,7 @@ class CampaignPlanningMixin:
         icon="content_copy",
         permissions=["change"],
         url_path="duplicate",
-        dialog=_dialog(
+        dialog=dialog(
             "Дублировать кампанию",
             "Новый черновик с той же темой, текстом и вложениями.",
             DuplicateForm,
