@@ -47,14 +47,16 @@ def _increment(key, *, ttl_seconds, delta=1):
 
 def database_hourly_count(*, now) -> int:
     """What this clock hour really used, from the database: messages sent (campaign and test)
-    plus recipients claimed and still on their way, and recipients sent whose SendLog row the
+    plus recipients claimed and still on their way or with an unknown outcome, and recipients sent whose SendLog row the
     sender has not written yet (it writes them in batches). The counter's floor, and its
     stand-in while the cache is unreachable."""
     hour = (policy.hour_start(now=now), policy.next_hour_start(now=now))
     sent = SendLog.objects.filter(status=SendLog.Status.SENT, created_at__gte=hour[0], created_at__lt=hour[1])
     logged = SendLog.objects.filter(recipient=OuterRef("pk"), status=SendLog.Status.SENT)
+    # A message whose outcome is unknown (dropped after DATA) may have arrived: it keeps its slot.
+    claimed = [CampaignRecipient.Status.SENDING, CampaignRecipient.Status.UNKNOWN]
     in_flight = CampaignRecipient.objects.filter(
-        Q(status=CampaignRecipient.Status.SENDING, claimed_at__gte=hour[0], claimed_at__lt=hour[1])
+        Q(status__in=claimed, claimed_at__gte=hour[0], claimed_at__lt=hour[1])
         | Q(~Exists(logged), status=CampaignRecipient.Status.SENT, sent_at__gte=hour[0], sent_at__lt=hour[1])
     )
     return sent.count() + in_flight.count()

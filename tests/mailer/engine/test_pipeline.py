@@ -71,6 +71,20 @@ def test_a_sent_recipient_whose_log_row_waits_still_counts_in_the_hourly_limit(c
 
 
 @pytest.mark.django_db
+def test_a_message_whose_outcome_is_unknown_counts_in_the_hourly_limit(clock, owner):
+    # Dropped after DATA: it may well have arrived, so the database count (the limit with
+    # Redis down, and the counter's floor) must not hand its slot to another message.
+    campaign = make_campaign(owner, recipients=1)
+    [recipient] = campaign.recipients.all()
+    now = timezone.now()
+    transitions.claim_recipient(recipient_id=recipient.pk, message_id="<m@x>", now=now)
+    transitions.record_unknown(recipient_id=recipient.pk, text="соединение оборвалось после DATA")
+    outcomes.log_send(campaign_id=campaign.pk, recipient=recipient, status=SendLog.Status.FAILED)
+
+    assert limits.database_hourly_count(now=now) == 1
+
+
+@pytest.mark.django_db
 def test_a_sent_recipient_whose_log_row_was_lost_counts_in_the_owners_day_for_the_sender(clock, owner):
     campaign = make_campaign(owner, recipients=2)
     first, second = campaign.recipients.order_by("id")
