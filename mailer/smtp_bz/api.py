@@ -8,6 +8,7 @@ import urllib.request
 
 from django.conf import settings
 
+from mailer.pii import redact
 from mailer.stored_secrets import SecretUnreadable, reveal
 
 # A page of the message log is well under a megabyte; more is not an answer to read into memory.
@@ -58,3 +59,9 @@ def as_count(value):
         return int(value)
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+def keys_of(payload: dict) -> str:
+    """The keys of an answer, for an error staff read: redacted, as an answer keyed by address
+    must not name anyone on a screen."""
+    return ", ".join(redact(key) for key in sorted(payload))

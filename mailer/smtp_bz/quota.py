@@ -33,19 +33,13 @@ def parse_user_payload(payload):
     available = _first_number(nested.get("available"), nested.get("remaining"), quota)
     limit = _first_number(payload.get("tarif_quota"), nested.get("limit"), nested.get("total"))
     if available is None:
-        raise QuotaSyncError(f"в ответе API нет остатка квоты (поля: {', '.join(sorted(payload)) or 'нет'})")
+        raise QuotaSyncError(f"в ответе API нет остатка квоты (поля: {api.keys_of(payload) or 'нет'})")
     return QuotaFigures(emails_limit=max(limit or 0, 0), emails_available=available)
 
 
 def _first_number(*candidates):
-    for value in candidates:
-        if isinstance(value, bool | dict):
-            continue
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            continue
-    return None
+    """The first candidate that reads as a count (`api.as_count`: no bools, no Infinity)."""
+    return next((n for n in map(api.as_count, candidates) if n is not None), None)
 
 
 def fetch_user(*, api_key):

@@ -60,7 +60,7 @@ def parse_unsubscribe_page(payload):
     elif isinstance(payload, dict):
         items = next((payload[key] for key in LIST_KEYS if isinstance(payload.get(key), list)), None)
         if items is None:
-            raise ProviderListError(f"no list in the answer (keys: {', '.join(sorted(payload)) or 'none'})")
+            raise ProviderListError(f"no list in the answer (keys: {api.keys_of(payload) or 'none'})")
         total = api.as_count(payload.get("total"))
     else:
         raise ProviderListError("the answer is not a JSON object or list")

@@ -97,7 +97,16 @@ def test_parse_user_payload(payload, figures):
     assert (parsed.emails_limit, parsed.emails_available) == figures
 
 
-@pytest.mark.parametrize("payload", [[], {"quota": None}, {"quota": True}, {"balance": 3}])
+@pytest.mark.parametrize(
+    "payload",
+    [[], {"quota": None}, {"quota": True}, {"balance": 3}, {"quota": float("inf")}],  # JSON's Infinity
+)
 def test_parse_user_payload_refuses_what_it_cannot_read(payload):
     with pytest.raises(quota.QuotaSyncError):
         quota.parse_user_payload(payload)
+
+
+def test_an_answer_keyed_by_address_is_refused_without_naming_anyone():
+    with pytest.raises(quota.QuotaSyncError) as error:
+        quota.parse_user_payload({"ivan.petrov@example.ru": 3})
+    assert "ivan.petrov@example.ru" not in str(error.value) and "example.ru" in str(error.value)

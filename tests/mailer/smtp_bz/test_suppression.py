@@ -69,6 +69,13 @@ def test_parse_unsubscribe_page_refuses_what_it_cannot_read(payload):
         parse_unsubscribe_page(payload)
 
 
+def test_an_answer_keyed_by_address_is_refused_without_naming_anyone():
+    # The error is what the sync records and staff see: no full address in it.
+    with pytest.raises(ProviderListError) as error:
+        parse_unsubscribe_page({"ivan.petrov@example.ru": {"reason": "spam"}})
+    assert "ivan.petrov@example.ru" not in str(error.value) and "example.ru" in str(error.value)
+
+
 # --- the sync ------------------------------------------------------------------------------------
 
 
