@@ -20,7 +20,7 @@ from unfold.admin import ModelAdmin
 
 from backoffice.admin_mixins import ReadOnlyAdminMixin
 from mailer import delivery_report
-from mailer.admin.base import OwnedAdminMixin
+from mailer.admin.base import OwnedAdminMixin, RowCountsMixin
 from mailer.delivery_models import CampaignReport
 from mailer.engine import policy
 from mailer.spreadsheets.formats import neutralised
@@ -31,12 +31,13 @@ EXPORTS = {
 }
 
 
-def _percent(part, whole):
-    return f"{100 * part / whole:.1f} %".replace(".", ",") if whole else "—"
+def _share(part, whole):
+    """«3 (75,0 %)»: a count and its share of `whole`."""
+    return f"{part} ({100 * part / whole:.1f} %)".replace(".", ",") if whole else f"{part} (—)"
 
 
 @admin.register(CampaignReport)
-class CampaignReportAdmin(ReadOnlyAdminMixin, OwnedAdminMixin, ModelAdmin):
+class CampaignReportAdmin(RowCountsMixin, ReadOnlyAdminMixin, OwnedAdminMixin, ModelAdmin):
     list_display = ("name", "status", "created_by", "sent", "delivered", "bounced", "opened", "report_link")
     list_display_links = None
     list_filter = ("status",)
@@ -49,24 +50,30 @@ class CampaignReportAdmin(ReadOnlyAdminMixin, OwnedAdminMixin, ModelAdmin):
     def has_module_permission(self, request):
         return self.has_view_permission(request)
 
-    def get_queryset(self, request):
-        return delivery_report.with_totals(super().get_queryset(request))
+    def get_changelist_instance(self, request):
+        # The page's rows only: sent from the kept counts (RowCountsMixin), the rest from
+        # their delivery rows in one query.
+        changelist = super().get_changelist_instance(request)
+        deliveries = delivery_report.delivery_counts(row.pk for row in changelist.result_list)
+        for row in changelist.result_list:
+            row.delivery_counts = deliveries[row.pk]
+        return changelist
 
-    @admin.display(description="отправлено", ordering="sent_count")
+    @admin.display(description="отправлено")
     def sent(self, obj):
-        return obj.sent_count
+        return obj.recipient_counts.sent
 
     @admin.display(description="доставлено")
     def delivered(self, obj):
-        return f"{obj.delivered_count} ({_percent(obj.delivered_count, obj.sent_count)})"
+        return _share(obj.delivery_counts["delivered"], obj.recipient_counts.sent)
 
     @admin.display(description="отказы")
     def bounced(self, obj):
-        return f"{obj.bounced_count} ({_percent(obj.bounced_count, obj.sent_count)})"
+        return _share(obj.delivery_counts["bounced"], obj.recipient_counts.sent)
 
     @admin.display(description="открыто")
     def opened(self, obj):
-        return f"{obj.opened_count} ({_percent(obj.opened_count, obj.delivered_count)})"
+        return _share(obj.delivery_counts["opened"], obj.delivery_counts["delivered"])
 
     @admin.display(description="отчёт")
     def report_link(self, obj):

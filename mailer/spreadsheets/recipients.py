@@ -131,10 +131,6 @@ class RecipientResource(resources.ModelResource):
         fields = ("campaign", "email", "name", "status", "error", "attempts", "sent_at", "variables")
         skip_unchanged = False
 
-    def __init__(self, campaign=None, **kwargs):  # the import form passes the campaign chosen
-        super().__init__(**kwargs)
-        self.campaign = campaign
-
     # --- export -------------------------------------------------------------------------
 
     def dehydrate_campaign(self, recipient):

@@ -4,6 +4,8 @@ import csv
 import io
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from mailer import transitions
 from mailer.models import CampaignRecipient, Unsubscribe
@@ -79,6 +81,25 @@ def test_another_manager_gets_a_404_and_does_not_see_the_campaign_in_the_list(as
 def test_the_superuser_sees_every_campaign(as_user, superuser, reported):
     listing = as_user(superuser).get("/admin/mailer/campaignreport/")
     assert "Отчётная" in listing.content.decode() and "2 (50,0 %)" in listing.content.decode()
+
+
+def test_the_list_reads_its_page_rows_only_whatever_the_number_of_campaigns(as_user, superuser, reported):
+    client = as_user(superuser)
+    client.get("/admin/mailer/campaignreport/")  # the session's first request warms the rest
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/admin/mailer/campaignreport/").status_code == 200
+        return captured.captured_queries
+
+    few = queries()
+    for number in range(4):
+        make_campaign(reported.created_by, recipients=3, name=f"Ещё {number}")
+    many = queries()
+
+    assert len(many) == len(few)
+    # No join of every recipient: the kept counts and the page's delivery rows.
+    assert not any("mailer_campaignrecipient" in q["sql"] for q in many)
 
 
 def test_the_export_lists_every_sent_recipient_with_formulas_neutralised(as_user, manager_a, reported):
