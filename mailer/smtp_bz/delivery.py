@@ -140,26 +140,36 @@ def _nothing_new(entry, row):
 
 
 def _match(entries):
-    """Entry → recipient: by Message-ID in one query, else by our tag and the address."""
-    ids = {e.message_id for e in entries if e.message_id}
-    by_id = {}
-    if ids:
-        stored = [f"<{i}>" for i in ids] + list(ids)
-        rows = CampaignRecipient.objects.filter(smtp_message_id__in=stored).select_related("campaign")
-        by_id = {bare_message_id(r.smtp_message_id): r for r in rows}
+    """Entry → recipient: by Message-ID, else by our tag and the address; two queries a page."""
+    by_id = _by_message_id({e.message_id for e in entries if e.message_id})
+    tagged = {
+        (campaign_from_tag(e.tag), e.address)
+        for e in entries
+        if e.message_id not in by_id and e.address and campaign_from_tag(e.tag)
+    }
+    by_tag = _by_campaign_and_address(tagged)
     found = {}
     for entry in entries:
-        recipient = by_id.get(entry.message_id)
-        campaign_id = campaign_from_tag(entry.tag)
-        if recipient is None and campaign_id and entry.address:
-            recipient = (
-                CampaignRecipient.objects.filter(campaign_id=campaign_id, email=entry.address)
-                .select_related("campaign")
-                .first()
-            )
+        recipient = by_id.get(entry.message_id) or by_tag.get((campaign_from_tag(entry.tag), entry.address))
         if recipient is not None:
             found[entry] = recipient
     return found
+
+
+def _by_message_id(ids):
+    if not ids:
+        return {}
+    stored = [f"<{i}>" for i in ids] + list(ids)
+    rows = CampaignRecipient.objects.filter(smtp_message_id__in=stored).select_related("campaign")
+    return {bare_message_id(r.smtp_message_id): r for r in rows}
+
+
+def _by_campaign_and_address(pairs):
+    if not pairs:
+        return {}
+    campaigns, addresses = {c for c, _ in pairs}, {a for _, a in pairs}
+    rows = CampaignRecipient.objects.filter(campaign_id__in=campaigns, email__in=addresses).select_related("campaign")
+    return {(r.campaign_id, r.email): r for r in rows if (r.campaign_id, r.email) in pairs}
 
 
 def _log_unreadable(skipped):

@@ -5,10 +5,13 @@ import logging
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from mailer import services, tasks, transitions
 from mailer.delivery_models import DeliverySync, RecipientDelivery
 from mailer.models import CampaignRecipient, GlobalMailAccount, Unsubscribe
+from mailer.smtp_bz import delivery
 from mailer.smtp_bz.delivery import sync_delivery_statuses
 from mailer.smtp_bz.delivery_log import LogShapeError, campaign_tag, parse_log_page
 from mailer.tasks import sync_delivery_statuses as sync_task
@@ -190,6 +193,17 @@ def test_an_item_without_message_id_is_matched_by_our_tag_and_the_address(smtp_b
     smtp_bz.messages = [{**item(vera, status="delivered"), "message_id": ""}]
     sync_delivery_statuses(now=NOW)
     assert deliveries(sent) == {"vera@example.ru": ("delivered", "", None)}
+
+
+def test_items_matched_by_tag_cost_one_query_a_page_not_one_each(smtp_bz, api_key, sent):
+    items = [{**item(r, status="delivered"), "message_id": ""} for r in sent.recipients.order_by("pk")]
+    entries = parse_log_page({"data": items}, zone=MSK, fallback_at=NOW).entries
+
+    with CaptureQueriesContext(connection) as captured:
+        matched = delivery._match(entries)
+
+    assert sorted(r.email for r in matched.values()) == ["anna@example.ru", "boris@example.ru", "vera@example.ru"]
+    assert len(captured.captured_queries) == 1
 
 
 # --- the transition: a hard bounce is final, the first open stays ------------------------------
