@@ -21,6 +21,7 @@ from mailer import services, tasks
 from mailer.admin.base import redirect_after_action, run_action
 from mailer.admin.campaign_dialogs import RetryFailedForm, StartForm, TestEmailForm
 from mailer.admin.forms import AddRecipientsForm, CompaniesFilterForm, ConfirmDialogForm
+from mailer.campaign_status import scheduled_label
 from mailer.models import Campaign
 
 # Each detail and row action and the Campaign predicate it shows by (None: always).
@@ -65,6 +66,18 @@ STAFF_ACTIONS = {
         "Повтор неудачных",
         lambda retried: f"В очередь возвращено писем: {retried}.",
         True,
+    ),
+    "schedule": (
+        services.campaign_schedule,
+        "Кампания запланирована",
+        lambda c: f"Кампания «{c.name}» з{scheduled_label(c.scheduled_at)[1:]}.",
+        False,
+    ),
+    "unschedule": (
+        services.campaign_unschedule,
+        "Расписание отменено",
+        lambda c: f"Расписание кампании «{c.name}» отменено: она снова черновик.",
+        False,
     ),
 }
 

@@ -11,7 +11,6 @@ from mailer.admin.base import redirect_after_action
 from mailer.admin.campaign_actions import dialog
 from mailer.admin.campaign_dialogs import DuplicateForm, ScheduleForm
 from mailer.admin.forms import ConfirmDialogForm
-from mailer.campaign_status import scheduled_label
 
 
 class CampaignPlanningMixin:
@@ -29,14 +28,7 @@ class CampaignPlanningMixin:
     )
     def detail_schedule(self, request, form, object_id):
         campaign = self._campaign(request, object_id)
-        at = form.cleaned_data["at"]
-        self._act(
-            request,
-            campaign,
-            lambda: services.campaign_schedule(campaign=campaign, user=request.user, at=at),
-            log="Кампания запланирована",
-            success=lambda c: f"Кампания «{c.name}» з{scheduled_label(c.scheduled_at)[1:]}.",
-        )
+        self._staff_action(request, campaign, "schedule", at=form.cleaned_data["at"])
         return self._back(request, campaign)
 
     @action(
@@ -50,13 +42,7 @@ class CampaignPlanningMixin:
     )
     def detail_unschedule(self, request, form, object_id):
         campaign = self._campaign(request, object_id)
-        self._act(
-            request,
-            campaign,
-            lambda: services.campaign_unschedule(campaign=campaign, user=request.user),
-            log="Расписание отменено",
-            success=lambda c: f"Расписание кампании «{c.name}» отменено: она снова черновик.",
-        )
+        self._staff_action(request, campaign, "unschedule")
         return self._back(request, campaign)
 
     @action(
