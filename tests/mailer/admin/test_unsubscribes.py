@@ -3,6 +3,7 @@ export, who added what, and removal only by a superuser, audited in Django's Log
 
 import csv
 import io
+import logging
 import re
 
 import openpyxl
@@ -319,3 +320,19 @@ def test_a_superuser_removes_an_address_and_it_is_audited(client, superuser, cap
     ]
     removed = [r for r in caplog.records if r.getMessage() == "Address removed from the suppression list"]
     assert [r.email_masked for r in removed] == ["i***v@example.com", "o***a@example.org"]
+
+
+def test_an_import_writes_one_log_line_with_counts_and_no_address(
+    client, manager, owner, caplog, django_capture_on_commit_callbacks
+):
+    make_campaign(owner, emails=["petr@example.net"])
+    client = logged_in(client, manager)
+    preview = import_file(client, xlsx_file([["email"], ["olga@example.org"], ["petr@example.net"]]), XLSX_FORMAT)
+
+    with caplog.at_level(logging.INFO), django_capture_on_commit_callbacks(execute=True):
+        confirm(client, preview)
+
+    [line] = [r for r in caplog.records if r.getMessage() == "Addresses added to the suppression list"]
+    assert (line.added, line.recipients_marked) == (2, 1)
+    everything = " ".join(str(r.__dict__) for r in caplog.records)
+    assert "olga@example.org" not in everything and "petr@example.net" not in everything
